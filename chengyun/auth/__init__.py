@@ -1,0 +1,1 @@
+"""Sign-in, roles, area scopes and machine tokens."""

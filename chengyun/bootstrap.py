@@ -1,0 +1,71 @@
+"""The one composition root: builds storage, services and adapters from settings, at startup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from chengyun.areas.service import AreaService
+from chengyun.audit import AuditLog
+from chengyun.auth.service import AuthService
+from chengyun.config import Settings
+from chengyun.db.engine import make_engine, make_session_factory
+from chengyun.db.migrate import current_revision, upgrade
+from chengyun.org.service import OrgService
+from chengyun.shared.clock import Clock, SystemClock
+from chengyun.shared.privacy import PersonalDataVault
+
+
+@dataclass
+class Container:
+    """Everything a process needs, wired once."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    vault: PersonalDataVault
+    audit: AuditLog
+    areas: AreaService
+    auth: AuthService
+    org: OrgService
+
+    def database_ok(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not healthy"
+            return False
+        return True
+
+    def migrate(self) -> None:
+        """Apply pending migrations."""
+        upgrade(self.engine)
+
+    def schema_revision(self) -> str | None:
+        """The applied migration revision, or None on an empty database."""
+        return current_revision(self.engine)
+
+
+def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Container:
+    """Wire the application; connects to nothing until first use."""
+    engine = engine or make_engine(settings.resolved_database_url)
+    sessions = make_session_factory(engine)
+    clock = clock or SystemClock()
+    audit = AuditLog(sessions, clock)
+    vault = PersonalDataVault(settings.secret_key)
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        vault=vault,
+        audit=audit,
+        areas=AreaService(sessions, clock, audit),
+        auth=AuthService(sessions, clock, audit, timedelta(seconds=settings.session_max_age_s)),
+        org=OrgService(sessions, clock, audit, vault),
+    )

@@ -1,0 +1,82 @@
+"""Settings read from the environment (prefix CHENGYUN_) at startup, never at import."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chengyun.errors import Invalid
+
+KNOWN_WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "chengyun"})
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Process-wide settings; build one with `load_settings()` in the composition root."""
+
+    model_config = SettingsConfigDict(env_prefix="CHENGYUN_", env_file=None, extra="ignore")
+
+    env: Literal["dev", "prod"] = "dev"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    secret_key: str = Field(default="", repr=False)
+    timezone: str = "Asia/Shanghai"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    session_max_age_s: int = Field(default=12 * 3600, ge=60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def is_dev(self) -> bool:
+        """Dev mode tolerates a generated secret; prod refuses to start without a strong one."""
+        return self.env == "dev"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chengyun.db').resolve()}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The display time zone (storage is always UTC)."""
+        return ZoneInfo(self.timezone)
+
+
+def ensure_secret(settings: Settings) -> Settings:
+    """Refuse a weak secret outside dev; in dev, persist a generated one in the data directory."""
+    secret = settings.secret_key.strip()
+    weak = secret.lower() in KNOWN_WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH
+    if not weak:
+        return settings
+    if not settings.is_dev:
+        raise Invalid("config.weak_secret", min_length=MIN_SECRET_LENGTH)
+    key_file = settings.data_dir / "secret_key"
+    if key_file.exists():
+        secret = key_file.read_text(encoding="utf-8").strip()
+    if len(secret) < MIN_SECRET_LENGTH or secret.lower() in KNOWN_WEAK_SECRETS:
+        secret = secrets.token_urlsafe(48)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secret, encoding="utf-8")
+        key_file.chmod(0o600)
+    return settings.model_copy(update={"secret_key": secret})
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment now (at startup) and apply explicit overrides, e.g. from CLI options."""
+    return ensure_secret(Settings(**overrides))  # type: ignore[arg-type]

@@ -1,0 +1,46 @@
+"""Message catalogues (zh-CN default, en): stable codes in, translated sentences out."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
+
+
+@cache
+def catalogue(locale: str) -> dict[str, str]:
+    """The catalogue for a locale, loaded once."""
+    name = "zh_CN.json" if locale == "zh-CN" else "en.json"
+    return dict(json.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8")))
+
+
+def pick_locale(requested: str | None, accept_language: str | None = None) -> str:
+    """An explicit choice wins, then the browser's Accept-Language, then Simplified Chinese."""
+    for candidate in (requested, *(_accepted(accept_language))):
+        if not candidate:
+            continue
+        low = candidate.strip().lower()
+        if low.startswith("zh"):
+            return "zh-CN"
+        if low.startswith("en"):
+            return "en"
+    return DEFAULT_LOCALE
+
+
+def _accepted(header: str | None) -> list[str]:
+    return [part.split(";")[0] for part in (header or "").split(",") if part.strip()]
+
+
+def translate(code: str, locale: str = DEFAULT_LOCALE, /, **params: Any) -> str:
+    """The sentence for `code` with `{params}` filled in; unknown codes fall back to zh-CN, then the code."""
+    template = catalogue(locale).get(code) or catalogue(DEFAULT_LOCALE).get(code)
+    if template is None:
+        return code
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template

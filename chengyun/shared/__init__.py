@@ -1,0 +1,1 @@
+"""Small primitives shared by every domain: clock, geo conversions, personal-data protection."""

@@ -1,0 +1,55 @@
+"""The FastAPI app factory: routers of every domain, errors, offline docs, static assets, health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+import chengyun
+from chengyun.areas import api as areas_api
+from chengyun.areas import pages as areas_pages
+from chengyun.audit import api as audit_api
+from chengyun.auth import api as auth_api
+from chengyun.auth import pages as auth_pages
+from chengyun.bootstrap import Container
+from chengyun.org import api as org_api
+from chengyun.web import home
+from chengyun.web.errors import install_error_handlers
+from chengyun.web.templating import make_templates
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(container: Container) -> FastAPI:
+    """Build the web application around an already-wired container."""
+    app = FastAPI(title="Chengyun 城运", version=chengyun.__version__, docs_url=None, redoc_url=None)
+    app.state.container = container
+    app.state.templates = make_templates(container.settings.tz)
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (auth_api, areas_api, org_api, audit_api, auth_pages, areas_pages, home):
+        app.include_router(module.router)
+    _add_docs_and_health(app, container)
+    return app
+
+
+def _add_docs_and_health(app: FastAPI, container: Container) -> None:
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Chengyun 城运 API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    @app.get("/healthz", tags=["system"], summary="Liveness and database check")
+    async def health() -> JSONResponse:
+        ok = container.database_ok()
+        body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable",
+                "version": chengyun.__version__}
+        return JSONResponse(body, status_code=200 if ok else 503)
