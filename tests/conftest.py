@@ -70,6 +70,8 @@ def _postgres_engine() -> Iterator[Engine]:
     finally:
         engine.dispose()
         with admin.begin() as conn:
+            # a test that leaks an open transaction makes this fail loudly instead of hanging the suite
+            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from chengyun.areas.locate import AreaIndex, AreaNode
 from chengyun.areas.model import AreaLevel
@@ -73,3 +73,50 @@ def test_batch_location_agrees_with_single_location(points: list[tuple[float, fl
     lons = np.array([p[0] for p in points])
     lats = np.array([p[1] for p in points])
     assert idx.locate_many(lons, lats) == [idx.locate_code(lon, lat) for lon, lat in points]
+
+
+def _voronoi_street(seed: int) -> AreaIndex:
+    """A street cut into irregular cells, so the raster has many mixed and many whole cells."""
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    street = Polygon([(0, 0), (3, 0.2), (3.2, 2), (1.5, 2.6), (-0.2, 1.8)])
+    cells = shapely.voronoi_polygons(shapely.multipoints(rng.uniform(-0.2, 3.2, (40, 2))), extend_to=street)
+    nodes = [AreaNode("510113002000", "街道", L.STREET, None, street)]
+    for i, cell in enumerate(shapely.get_parts(cells)):
+        piece = cell.intersection(street)
+        if not piece.is_empty and piece.geom_type == "Polygon":
+            nodes.append(AreaNode(f"510113002{i + 1:03d}", f"社区{i}", L.COMMUNITY, "510113002000", piece))
+    return AreaIndex(nodes)
+
+
+VORONOI = _voronoi_street(3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-0.5, 3.5), st.floats(-0.5, 3.0)), min_size=1, max_size=40))
+def test_the_cell_raster_never_changes_an_answer(points: list[tuple[float, float]]) -> None:
+    exact = VORONOI.locate_many(np.array([p[0] for p in points]), np.array([p[1] for p in points]))
+    assert [VORONOI.locate_code(lon, lat) for lon, lat in points] == exact
+
+
+def test_vertices_shared_by_neighbours_resolve_to_the_smaller_code_through_the_raster() -> None:
+    import shapely
+
+    raster = VORONOI.raster()
+    assert 0 < raster.mixed_share < 0.5 and len(raster) > 1000
+    owners: dict[tuple[float, float], list[str]] = {}
+    for code in [c for c in VORONOI._codes if c != "510113002000"]:
+        node = VORONOI.node(code)
+        assert node is not None and node.geometry is not None
+        for xy in shapely.get_coordinates(node.geometry).tolist():
+            owners.setdefault((xy[0], xy[1]), []).append(code)
+    shared = [(xy, codes) for xy, codes in owners.items() if len(set(codes)) > 1]
+    assert len(shared) > 20
+    for (lon, lat), codes in shared:
+        assert VORONOI.locate_code(lon, lat) == min(codes)
+
+
+@pytest.mark.parametrize("point", [(float("nan"), 0.5), (0.5, float("inf")), (float("-inf"), float("nan"))])
+def test_points_that_are_not_numbers_are_not_located(point: tuple[float, float]) -> None:
+    assert VORONOI.locate_code(*point) is None

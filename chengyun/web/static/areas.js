@@ -22,6 +22,8 @@
     }) });
     var names = {};
     shown.forEach(function (f) { names[f.properties.code] = f.properties.name; });
+    // registered before setOption: the first frame may finish before a later registration
+    chart.on("finished", function () { el.dataset.state = "ready"; el.dataset.features = String(shown.length); });
     chart.setOption({
       tooltip: { formatter: function (p) { return (names[p.name] || p.name) + "<br>" + p.name; } },
       series: [{
@@ -44,7 +46,6 @@
       document.getElementById("where-lat").value = lonlat[1].toFixed(6);
       htmx.trigger("#where-form", "submit");
     });
-    chart.on("finished", function () { el.dataset.state = "ready"; el.dataset.features = String(shown.length); });
   }
 
   document.addEventListener("DOMContentLoaded", init);
