@@ -18,6 +18,8 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"
     TOKENS_MANAGE = "tokens.manage"
     AUDIT_READ = "audit.read"
+    CATALOGUE_MANAGE = "catalogue.manage"
+    DUTY_MANAGE = "duty.manage"
 
 
 _ALL = frozenset(Role)
@@ -29,6 +31,8 @@ ALLOWED: dict[Permission, frozenset[Role]] = {
     Permission.USERS_MANAGE: frozenset({Role.ADMIN}),
     Permission.TOKENS_MANAGE: frozenset({Role.ADMIN}),
     Permission.AUDIT_READ: frozenset({Role.ADMIN, Role.AUDITOR}),
+    Permission.CATALOGUE_MANAGE: frozenset({Role.ADMIN}),
+    Permission.DUTY_MANAGE: frozenset({Role.ADMIN}),
 }
 
 

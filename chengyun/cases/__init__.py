@@ -1,0 +1,1 @@
+"""The closed loop: cases from report to close and follow-up."""
