@@ -11,10 +11,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from chengyun.areas.service import AreaService
 from chengyun.audit import AuditLog
 from chengyun.auth.service import AuthService
+from chengyun.cases.calendar import WorkingCalendar
+from chengyun.cases.deadlines import DeadlinePolicy
+from chengyun.cases.live_policies import LivePolicies
+from chengyun.cases.service import CaseService
+from chengyun.categories.service import CategoryService
 from chengyun.config import Settings
 from chengyun.db.engine import make_engine, make_session_factory
 from chengyun.db.migrate import current_revision, upgrade
 from chengyun.org.service import OrgService
+from chengyun.routing.service import DutyService
 from chengyun.shared.clock import Clock, SystemClock
 from chengyun.shared.privacy import PersonalDataVault
 
@@ -32,6 +38,9 @@ class Container:
     areas: AreaService
     auth: AuthService
     org: OrgService
+    categories: CategoryService
+    duty: DutyService
+    cases: CaseService
 
     def database_ok(self) -> bool:
         """True when the database answers a trivial query."""
@@ -58,6 +67,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
     clock = clock or SystemClock()
     audit = AuditLog(sessions, clock)
     vault = PersonalDataVault(settings.secret_key)
+    areas = AreaService(sessions, clock, audit)
+    categories = CategoryService(sessions, clock, audit)
+    duty = DutyService(sessions, clock)
+    deadlines = DeadlinePolicy(WorkingCalendar.build(timezone=settings.timezone))
+    policies = LivePolicies(categories, duty, deadlines)
     return Container(
         settings=settings,
         engine=engine,
@@ -65,7 +79,10 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         clock=clock,
         vault=vault,
         audit=audit,
-        areas=AreaService(sessions, clock, audit),
+        areas=areas,
         auth=AuthService(sessions, clock, audit, timedelta(seconds=settings.session_max_age_s)),
         org=OrgService(sessions, clock, audit, vault),
+        categories=categories,
+        duty=duty,
+        cases=CaseService(sessions, clock, vault, audit, areas, policies, timezone=settings.timezone),
     )

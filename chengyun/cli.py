@@ -12,8 +12,9 @@ import typer
 
 from chengyun.auth.model import Role
 from chengyun.bootstrap import Container, bootstrap
+from chengyun.categories.cli import app as categories_app
 from chengyun.config import load_settings
-from chengyun.errors import DomainError
+from chengyun.errors import DomainError, Invalid
 from chengyun.i18n import pick_locale, translate
 
 app = typer.Typer(help="Chengyun 城运: city operations hub for grassroots governance.", no_args_is_help=True,
@@ -26,6 +27,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(areas_app, name="areas")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(categories_app, name="categories")
+duty_app = typer.Typer(help="The duty list (权责清单): which unit leads which category where.", no_args_is_help=True)
+app.add_typer(duty_app, name="duty")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,6 +101,16 @@ def init(username: Annotated[str, typer.Option(help="Admin username")] = "admin"
     container = _container()
     password = create_first_admin(container, username, root_code, root_name)
     typer.echo(translate("cli.admin_created", _locale(), username=username, password=password))
+
+
+@duty_app.command("import")
+@friendly_errors
+def duty_import(path: Path) -> None:
+    """Replace the duty list with a CSV or .xlsx file, all or nothing."""
+    if not path.is_file():
+        raise Invalid("cli.file_not_found", path=str(path))
+    count = _container().duty.import_bytes(path.read_bytes(), filename=path.name, actor="cli")
+    typer.echo(translate("cli.duty_imported", _locale(), count=count))
 
 
 @users_app.command("create")

@@ -28,6 +28,7 @@ def create_first_admin(container: Container, username: str, root_code: str | Non
     root = _root_area(container, root_code, root_name)
     _, password = container.auth.create_user(username=username, display_name="管理员", role=Role.ADMIN,
                                              scope_code=root, actor="init")
+    container.categories.ensure_default(actor="init")
     return password
 
 

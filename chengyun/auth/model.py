@@ -28,6 +28,7 @@ class Principal:
     scope_code: str
     scope_path: str
     via_token: bool = False
+    unit_code: str | None = None  # the unit a handler acts for
 
     def can_see_path(self, area_path: str) -> bool:
         """True when an area (by materialised path) lies inside this principal's scope."""

@@ -18,6 +18,7 @@ from chengyun.audit.tables import AuditEventRow
 from chengyun.auth.model import Principal, Role
 from chengyun.auth.tables import ApiTokenRow, UserRow, WebSessionRow
 from chengyun.errors import Conflict, Invalid, NotFound, Unauthenticated
+from chengyun.org.tables import UnitRow
 from chengyun.shared.clock import Clock
 
 MAX_FAILED_SIGN_INS = 10
@@ -145,6 +146,14 @@ class AuthService:
                                   created_at=now, expires_at=now + self.session_max_age))
         return NewSession(cookie, csrf, _principal(session, user))
 
+    def principal(self, username: str) -> Principal:
+        """The principal an active account acts as (for the CLI, the demo simulator and tests)."""
+        with self.sessions() as session:
+            user = session.scalar(select(UserRow).where(UserRow.username == username))
+            if user is None or not user.is_active:
+                raise NotFound("auth.user_not_found", username=username)
+            return _principal(session, user)
+
     def resolve_session(self, cookie: str) -> tuple[Principal, str] | None:
         """The principal and CSRF token of a live session cookie, or None."""
         with self.sessions() as session:
@@ -211,7 +220,9 @@ class AuthService:
 
 def _principal(session: Session, user: UserRow) -> Principal:
     path = session.scalar(select(AreaRow.path).where(AreaRow.code == user.scope_code)) or "/nowhere/"
-    return Principal(user.id, user.username, user.display_name, Role(user.role), user.scope_code, path)
+    unit = session.scalar(select(UnitRow.code).where(UnitRow.id == user.unit_id)) if user.unit_id else None
+    return Principal(user.id, user.username, user.display_name, Role(user.role), user.scope_code, path,
+                     unit_code=unit)
 
 
 def _user_by_name(session: Session, username: str) -> UserRow:

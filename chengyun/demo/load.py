@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,7 +56,19 @@ def ensure_demo(container: Container, *, seed: int = 2026,
         with container.sessions.begin() as session:
             store_district(session, district, container)
         echo(_summary(district))
+    _ensure_reference_data(container)
     return [_ensure_account(container, *spec) for spec in DEMO_USERS]
+
+
+DEMO_DUTY_LIST = "routing/data/demo_duty_list.csv"
+
+
+def _ensure_reference_data(container: Container) -> None:
+    """The default category catalogue and the demo street's duty list, when none is stored yet."""
+    container.categories.ensure_default(actor="demo")
+    if not container.duty.rules():
+        data = resources.files("chengyun").joinpath(DEMO_DUTY_LIST).read_bytes()
+        container.duty.import_bytes(data, filename="demo_duty_list.csv", actor="demo")
 
 
 def store_district(session: Session, district: DemoDistrict, container: Container) -> None:

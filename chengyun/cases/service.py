@@ -1,0 +1,246 @@
+"""Use cases of the loop: open a case, take an action, read within scope. Each write commits once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from chengyun.areas.service import AreaService
+from chengyun.audit import AuditLog, record
+from chengyun.auth.model import Principal, Role
+from chengyun.cases import repository as repo
+from chengyun.cases.model import Action, Actor, Case, CaseState, Guards, Request, Source, decide, evolve
+from chengyun.cases.policies import LoopPolicies
+from chengyun.cases.tables import CaseRow, TimelineRow
+from chengyun.errors import Conflict, Forbidden, Invalid, NotFound
+from chengyun.shared.clock import Clock
+from chengyun.shared.geo import CoordSystem, to_wgs84
+from chengyun.shared.handling import HandlingLevel, Urgency
+from chengyun.shared.privacy import PersonalDataVault, mask_phone, normalise_phone
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 4000
+ROUTED_ACTIONS = frozenset({Action.DISPATCH, Action.REDISPATCH, Action.REOPEN})
+
+
+@dataclass(frozen=True, slots=True)
+class NewCase:
+    """What opening a case needs; the place is a point (any coordinate system) inside the caller's scope."""
+
+    source: Source
+    category_code: str
+    description: str
+    lon: float
+    lat: float
+    title: str = ""
+    crs: CoordSystem = CoordSystem.WGS84
+    address: str = ""
+    urgency: Urgency | None = None
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    external_system: str | None = None
+    external_id: str | None = None
+    attachments: tuple[str, ...] = ()
+
+
+@dataclass
+class CaseService:
+    """The closed loop as the web layer, the CLI, intake and the sweep use it."""
+
+    sessions: sessionmaker[Session]
+    clock: Clock
+    vault: PersonalDataVault
+    audit: AuditLog
+    areas: AreaService
+    policies: LoopPolicies
+    timezone: str = "Asia/Shanghai"
+    number_prefix: str = "QY"
+    _tz: ZoneInfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._tz = ZoneInfo(self.timezone)
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def open(self, principal: Principal, new: NewCase) -> CaseRow:
+        """Validate, locate and store a new case (state `reported`); the same external id returns the first."""
+        _check_text(new)
+        category = self.policies.category(new.category_code)
+        chain = self.areas.locate(new.lon, new.lat, new.crs, principal)
+        lon, lat = to_wgs84(new.lon, new.lat, new.crs)
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            existing = repo.by_external(session, new.external_system, new.external_id)
+            if existing is not None:
+                return existing
+            row = repo.new_row(new, category, chain, lon, lat, now, self._reporter(new))
+            session.add(row)
+            session.flush()
+            row.number = f"{self.number_prefix}-{now.astimezone(self._tz):%Y%m%d}-{row.id:06d}"
+            record(session, self.clock, action="cases.open", actor=principal.username, actor_id=principal.user_id,
+                   target=row.number, source=new.source.value, category=category.code)
+        return row
+
+    def act(self, principal: Principal, number: str, request: Request, *, version: int | None = None) -> CaseRow:
+        """Apply one action; `version` (when given) must match, else Conflict and nothing changes."""
+        try:
+            return self._act(principal, number, request, version)
+        except Forbidden as refused:  # refusals are audited after the rollback, so the record survives it
+            self.audit.record_now(action=f"cases.{request.action.value}", actor=principal.username,
+                                  actor_id=principal.user_id, outcome="refused", target=number,
+                                  code=refused.code, **{k: str(v) for k, v in refused.params.items()})
+            raise
+
+    def _act(self, principal: Principal, number: str, request: Request, version: int | None) -> CaseRow:
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            row = self._visible(session, principal, number)
+            if version is not None and version != row.version:
+                raise Conflict("cases.changed", number=number, expected=version, current=row.version)
+            case = repo.to_aggregate(row)
+            request = self._complete(session, principal, row, case, request, now)
+            entry = decide(case, request, actor_of(principal), now, self._guards(session, row, request))
+            after = evolve(case, entry)
+            changed = session.execute(  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+                update(CaseRow).where(CaseRow.id == row.id, CaseRow.version == row.version)
+                .values(**repo.snapshot(after), updated_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if changed != 1:
+                raise Conflict("cases.changed", number=number, expected=row.version, current=row.version + 1)
+            session.add(repo.timeline_row(row.id, entry))
+            try:
+                session.flush()
+            except IntegrityError as exc:  # the same step written by a concurrent request
+                raise Conflict("cases.changed", number=number, expected=row.version,
+                               current=row.version + 1) from exc
+            session.expire(row)
+            session.refresh(row)
+        return row
+
+    def _complete(self, session: Session, principal: Principal, row: CaseRow, case: Case, request: Request,
+                  now: datetime) -> Request:
+        """Fill in what the caller need not know: the duty-list route, due dates, moved due dates."""
+        data: dict[str, Any] = dict(request.data)
+        category = self.policies.category(row.category_code)
+        if request.action in ROUTED_ACTIONS:
+            self._fill_route(session, principal, row, case, category, data, now)
+        elif request.action == Action.RESUME and case.suspended_at and case.handling_due:
+            data.setdefault("handling_due", self.policies.shift_for_pause(case.handling_due, case.suspended_at, now))
+        elif request.action == Action.APPROVE_EXTENSION and case.extension_pending and case.handling_due:
+            data.setdefault("handling_due", self.policies.extended(case.handling_due, case.extension_pending))
+        elif request.action == Action.ESCALATE:
+            nxt = case.handling_level.next_up()
+            data.setdefault("handling_level", nxt.value if nxt else case.handling_level.value)
+        return Request(request.action, request.note, request.attachments, _jsonable(data))
+
+    def _fill_route(self, session: Session, principal: Principal, row: CaseRow, case: Case, category: Any,
+                    data: dict[str, Any], now: datetime) -> None:
+        chain = repo.area_chain(session, row.area_code)
+        # first dispatch: the lowest tier able to handle it; after an escalation: that tier or above
+        route = self.policies.route(category, chain, case.handling_level if case.escalations else None)
+        if not data.get("lead_unit"):
+            if route.lead_unit is None:
+                raise Invalid("cases.no_route", number=row.number, reason=str(route.explanation.get("code", "")))
+            data["lead_unit"] = route.lead_unit
+            data["assist_units"] = list(route.assist_units)
+            data["route"] = route.explanation
+            if route.handling_level is not None:
+                data["handling_level"] = route.handling_level.value
+        repo.check_push_down(session, row, str(data["lead_unit"]), category.admission, principal.scope_path)
+        claim_due, handling_due = self.policies.due_dates(now, category, Urgency(row.urgency), route)
+        data.setdefault("claim_due", claim_due)
+        data.setdefault("handling_due", handling_due)
+
+    def _guards(self, session: Session, row: CaseRow, request: Request) -> Guards:
+        main = request.data.get("main_case")
+        target = repo.by_number(session, str(main)) if main else None
+        return Guards(
+            self_handle_allowed=self.policies.category(row.category_code).self_handle,
+            merge_target_open=target is not None and target.id != row.id
+            and target.state not in {s.value for s in (CaseState.CLOSED, CaseState.FOLLOWED_UP,
+                                                       CaseState.REJECTED, CaseState.MERGED)},
+        )
+
+    def _reporter(self, new: NewCase) -> dict[str, str | None]:
+        if not new.reporter_phone:
+            return {"name": new.reporter_name, "hash": None, "encrypted": None, "masked": None}
+        phone = normalise_phone(new.reporter_phone)
+        return {"name": new.reporter_name, "hash": self.vault.match_hash(phone),
+                "encrypted": self.vault.encrypt(phone), "masked": mask_phone(phone)}
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def get(self, principal: Principal, number: str) -> tuple[CaseRow, list[TimelineRow]]:
+        """A case and its timeline, if the caller's scope covers it (else the same NotFound as for none)."""
+        with self.sessions() as session:
+            row = self._visible(session, principal, number)
+            steps = list(session.scalars(select(TimelineRow).where(TimelineRow.case_id == row.id)
+                                         .order_by(TimelineRow.seq)))
+            session.expunge_all()
+        return row, steps
+
+    def search(self, principal: Principal, *, states: frozenset[str] = frozenset(), lead_unit: str | None = None,
+               limit: int = 50, offset: int = 0) -> tuple[int, list[CaseRow]]:
+        """Cases in the caller's scope (handlers: their unit's cases), newest first, with the total count."""
+        if not 1 <= limit <= 500 or offset < 0:
+            raise Invalid("cases.bad_page", limit=limit, offset=offset)
+        stmt = select(CaseRow)
+        if principal.role == Role.HANDLER and principal.unit_code:
+            stmt = stmt.where(CaseRow.lead_unit == principal.unit_code)
+        else:
+            stmt = stmt.where(CaseRow.area_path.startswith(principal.scope_path, autoescape=True))
+        if states:
+            stmt = stmt.where(CaseRow.state.in_(sorted(states)))
+        if lead_unit:
+            stmt = stmt.where(CaseRow.lead_unit == lead_unit)
+        with self.sessions() as session:
+            total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            rows = list(session.scalars(stmt.order_by(CaseRow.id.desc()).limit(limit).offset(offset)))
+            session.expunge_all()
+        return total, rows
+
+    def _visible(self, session: Session, principal: Principal, number: str) -> CaseRow:
+        row = repo.by_number(session, number)
+        if row is None or not _may_see(principal, row):
+            raise NotFound("cases.not_found", number=number)
+        return row
+
+
+def _may_see(principal: Principal, row: CaseRow) -> bool:
+    if principal.can_see_path(row.area_path):
+        return True
+    unit = principal.unit_code
+    return principal.role == Role.HANDLER and unit is not None and (
+        unit == row.lead_unit or unit in (row.assist_units or []))
+
+
+def actor_of(principal: Principal) -> Actor:
+    """The loop's view of a signed-in principal."""
+    return Actor(principal.user_id, principal.role, principal.unit_code, principal.display_name)
+
+
+def _check_text(new: NewCase) -> None:
+    if not new.description.strip():
+        raise Invalid("cases.description_required")
+    if len(new.description) > MAX_DESCRIPTION:
+        raise Invalid("cases.description_too_long", max=MAX_DESCRIPTION, length=len(new.description))
+    if len(new.title) > MAX_TITLE:
+        raise Invalid("cases.title_too_long", max=MAX_TITLE, length=len(new.title))
+    if bool(new.external_system) != bool(new.external_id):
+        raise Invalid("cases.external_incomplete")
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    """Timeline data is stored as JSON: datetimes as ISO text, levels and units as strings."""
+    return {k: (v.isoformat() if isinstance(v, datetime) else v.value if isinstance(v, HandlingLevel) else v)
+            for k, v in data.items()}
+
+
+__all__ = ["CaseService", "Forbidden", "NewCase"]

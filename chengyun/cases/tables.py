@@ -1,0 +1,90 @@
+"""Tables of the closed loop: cases (the current snapshot), their append-only timeline, and the duty list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chengyun.db.base import Base
+from chengyun.db.types import UTCDateTime
+
+
+class CaseRow(Base):
+    """A case's current state; `version` is the optimistic lock and equals the last timeline seq."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("external_system", "external_id", name="external"),
+        Index("ix_cases_state_due", "state", "handling_due"),
+        Index("ix_cases_lead_state", "lead_unit", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    source: Mapped[str] = mapped_column(String(12), index=True)
+    category_code: Mapped[str] = mapped_column(String(20), index=True)
+    urgency: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(String(200), default="")
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code", ondelete="RESTRICT"), index=True)
+    area_path: Mapped[str] = mapped_column(String(200), index=True)
+    community_code: Mapped[str | None] = mapped_column(String(18), index=True)
+    handling_level: Mapped[str] = mapped_column(String(12))
+    lead_unit: Mapped[str | None] = mapped_column(String(40))
+    assist_units: Mapped[list[str]] = mapped_column(JSON, default=list)
+    route_note: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the routing explanation
+    attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reporter_name: Mapped[str | None] = mapped_column(String(50))
+    reporter_phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    reporter_phone_encrypted: Mapped[str | None] = mapped_column(String(200))
+    reporter_phone_masked: Mapped[str | None] = mapped_column(String(20))
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    external_system: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(80))
+    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
+    resume_to: Mapped[str | None] = mapped_column(String(20))
+    extension_pending: Mapped[str | None] = mapped_column(String(10))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handling_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pauses: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    rating: Mapped[str | None] = mapped_column(String(20))
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    urges: Mapped[int] = mapped_column(Integer, default=0)
+    self_handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    deadline_level: Mapped[str] = mapped_column(String(8), default="green")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TimelineRow(Base):
+    """One immutable step; (case_id, seq) is unique, so two concurrent steps cannot both be written."""
+
+    __tablename__ = "case_timeline"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(24))
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_role: Mapped[str] = mapped_column(String(20))
+    actor_unit: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,58 @@
+"""Dispatch by the duty list (权责清单/派单目录): rules, routing with explanations, escalation, push-down guard."""
+
+from chengyun.routing.explain import render, render_explanation
+from chengyun.routing.model import (
+    Assignment,
+    CaseFacts,
+    DutyLimits,
+    DutyRule,
+    Explanation,
+    Reason,
+    Routed,
+    RouteResult,
+    Specificity,
+    Unrouted,
+    UnroutedReason,
+    check_dispatch,
+    escalation_target,
+    route,
+    specificity,
+)
+from chengyun.routing.parsing import (
+    COLUMNS,
+    REQUIRED_COLUMNS,
+    DutyListParse,
+    KnownCodes,
+    parse_duty_csv,
+    parse_duty_xlsx,
+    parse_handling_level,
+    split_units,
+)
+
+__all__ = [
+    "COLUMNS",
+    "REQUIRED_COLUMNS",
+    "Assignment",
+    "CaseFacts",
+    "DutyLimits",
+    "DutyListParse",
+    "DutyRule",
+    "Explanation",
+    "KnownCodes",
+    "Reason",
+    "RouteResult",
+    "Routed",
+    "Specificity",
+    "Unrouted",
+    "UnroutedReason",
+    "check_dispatch",
+    "escalation_target",
+    "parse_duty_csv",
+    "parse_duty_xlsx",
+    "parse_handling_level",
+    "render",
+    "render_explanation",
+    "route",
+    "specificity",
+    "split_units",
+]

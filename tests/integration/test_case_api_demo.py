@@ -1,0 +1,114 @@
+"""The loop over HTTP on the demo street, with the real catalogue, duty list and working calendar."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from chengyun.bootstrap import Container, bootstrap
+from chengyun.cases.calendar import WorkingCalendar
+from chengyun.cases.deadlines import DeadlinePolicy
+from chengyun.config import Settings
+from chengyun.demo.load import ensure_demo
+from chengyun.shared.clock import FixedClock
+from chengyun.shared.handling import TimeLimit
+from chengyun.web.app import create_app
+
+# Friday 13 February 2026, 15:00 in Chengdu: the last working day before the Spring Festival holiday
+FRIDAY = datetime(2026, 2, 13, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def demo_client(settings: Settings, engine: object) -> tuple[TestClient, dict[str, str], Container]:
+    container = bootstrap(settings, engine=engine, clock=FixedClock(FRIDAY))  # type: ignore[arg-type]
+    passwords = {a.username: a.password for a in ensure_demo(container, echo=lambda _: None)}
+    return TestClient(create_app(container)), passwords, container
+
+
+def _sign_in(client: TestClient, passwords: dict[str, str], username: str) -> dict[str, str]:
+    response = client.post("/api/auth/login", json={"username": username, "password": passwords[username]})
+    assert response.status_code == 200, response.text
+    return {"X-CSRF-Token": response.json()["csrf_token"]}
+
+
+def _yihu_point(client: TestClient) -> list[float]:
+    return list(client.get("/api/areas/510113002001001001").json()["center"])
+
+
+def test_dispatch_follows_the_duty_list_and_the_holiday_calendar(
+    demo_client: tuple[TestClient, dict[str, str], Container],
+) -> None:
+    client, passwords, _ = demo_client
+    csrf = _sign_in(client, passwords, "operator")
+    lon, lat = _yihu_point(client)
+    opened = client.post("/api/cases", headers=csrf, json={
+        "source": "citizen", "category_code": "1101", "description": "楼上住户深夜噪音，多次沟通无果",
+        "lon": lon, "lat": lat, "reporter_phone": "13912345678"})
+    assert opened.status_code == 201, opened.text
+    case = opened.json()
+    assert case["state"] == "reported" and case["reporter"]["phone"] == "139****5678"
+    number = case["number"]
+    assert number.startswith("QY-20260213-")
+    for action in ("accept", "register", "dispatch"):
+        response = client.post(f"/api/cases/{number}/actions/{action}", headers=csrf, json={})
+        assert response.status_code == 200, response.text
+    case = client.get(f"/api/cases/{number}").json()
+    assert case["lead_unit"] == "cc-510113002001" and case["handling_level"] == "community"
+    route = case["timeline"][2]["data"]["route"]
+    assert route["code"].startswith("routing.explain.") and route["rule"] > 0
+    policy = DeadlinePolicy(WorkingCalendar())
+    # 1wd from Friday 13 Feb: the next working day is the make-up Saturday 14 Feb; 5wd skips the holiday
+    claim_due = datetime.fromisoformat(case["claim_due"])
+    assert claim_due == policy.due_at(FRIDAY, TimeLimit.parse("1wd"))
+    assert claim_due.date() == datetime(2026, 2, 14).date()
+    handling_due = datetime.fromisoformat(case["handling_due"])
+    assert handling_due == policy.due_at(FRIDAY, TimeLimit.parse("5wd"))
+    assert handling_due.date() == datetime(2026, 2, 27).date()
+    assert "claim" in case["actions"] or "redispatch" in case["actions"]
+
+
+def test_a_handler_works_their_units_case_and_a_stale_version_is_409(
+    demo_client: tuple[TestClient, dict[str, str], Container],
+) -> None:
+    client, passwords, _ = demo_client
+    csrf = _sign_in(client, passwords, "operator")
+    lon, lat = _yihu_point(client)
+    number = client.post("/api/cases", headers=csrf, json={
+        "source": "grid", "category_code": "0101", "description": "路口暴露垃圾", "lon": lon, "lat": lat,
+    }).json()["number"]
+    client.post(f"/api/cases/{number}/actions/register", headers=csrf, json={})
+    dispatched = client.post(f"/api/cases/{number}/actions/dispatch", headers=csrf, json={}).json()
+    assert dispatched["lead_unit"] == "dept-chengguan"
+    handler = TestClient(client.app)
+    hcsrf = _sign_in(handler, passwords, "handler")
+    mine = handler.get("/api/cases").json()
+    assert [c["number"] for c in mine["items"]] == [number]
+    claimed = handler.post(f"/api/cases/{number}/actions/claim", headers=hcsrf,
+                           json={"version": dispatched["version"]})
+    assert claimed.status_code == 200 and claimed.json()["state"] == "claimed"
+    stale = handler.post(f"/api/cases/{number}/actions/return", headers=hcsrf,
+                         json={"version": dispatched["version"], "note": "不属于本单位"})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "cases.changed"
+    empty = handler.post(f"/api/cases/{number}/actions/submit_result", headers=hcsrf, json={"note": ""})
+    assert empty.status_code == 422 and empty.json()["error"]["code"] == "cases.result_empty"
+    assert "反馈" in empty.json()["error"]["message"]
+
+
+def test_bad_requests_get_precise_errors(demo_client: tuple[TestClient, dict[str, str], Container]) -> None:
+    client, passwords, _ = demo_client
+    csrf = _sign_in(client, passwords, "yihu")
+    unknown = client.post("/api/cases/QY-20260213-999999/actions/claim", headers=csrf, json={})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "cases.not_found"
+    bad_action = client.post("/api/cases/QY-1/actions/fly", headers=csrf, json={})
+    assert bad_action.status_code == 422 and bad_action.json()["error"]["code"] == "cases.unknown_action"
+    retired = client.post("/api/cases", headers=csrf, json={
+        "source": "citizen", "category_code": "01", "description": "x", "lon": 104.2, "lat": 30.8})
+    assert retired.status_code in (404, 422) and retired.json()["error"]["code"].startswith("categories.")
+    too_long = client.post("/api/cases", headers=csrf, json={
+        "source": "citizen", "category_code": "0101", "description": "长" * 4001, "lon": 104.2, "lat": 30.8})
+    assert too_long.status_code == 422
+    no_csrf = client.post("/api/cases", json={
+        "source": "citizen", "category_code": "0101", "description": "x", "lon": 104.2, "lat": 30.8})
+    assert no_csrf.status_code == 403
