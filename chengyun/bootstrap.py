@@ -13,6 +13,7 @@ from chengyun.audit import AuditLog
 from chengyun.auth.service import AuthService
 from chengyun.cases.calendar import WorkingCalendar
 from chengyun.cases.deadlines import DeadlinePolicy
+from chengyun.cases.jobs import SweepPolicy, SweepReport, sweep
 from chengyun.cases.live_policies import LivePolicies
 from chengyun.cases.service import CaseService
 from chengyun.categories.service import CategoryService
@@ -41,6 +42,12 @@ class Container:
     categories: CategoryService
     duty: DutyService
     cases: CaseService
+    deadlines: DeadlinePolicy
+
+    def run_sweep(self) -> SweepReport:
+        """One deadline sweep with the configured policy."""
+        policy = SweepPolicy(escalate_after_overdue_h=self.settings.sweep_escalate_after_h)
+        return sweep(self.cases, self.deadlines, self.clock.now(), policy)
 
     def database_ok(self) -> bool:
         """True when the database answers a trivial query."""
@@ -85,4 +92,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         categories=categories,
         duty=duty,
         cases=CaseService(sessions, clock, vault, audit, areas, policies, timezone=settings.timezone),
+        deadlines=deadlines,
     )

@@ -30,6 +30,8 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(categories_app, name="categories")
 duty_app = typer.Typer(help="The duty list (权责清单): which unit leads which category where.", no_args_is_help=True)
 app.add_typer(duty_app, name="duty")
+jobs_app = typer.Typer(help="Background jobs, run by hand.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,6 +113,17 @@ def duty_import(path: Path) -> None:
         raise Invalid("cli.file_not_found", path=str(path))
     count = _container().duty.import_bytes(path.read_bytes(), filename=path.name, actor="cli")
     typer.echo(translate("cli.duty_imported", _locale(), count=count))
+
+
+@jobs_app.command("run-once")
+@friendly_errors
+def jobs_run_once() -> None:
+    """Run the deadline sweep once: colours, automatic urges and escalations."""
+    report = _container().run_sweep()
+    typer.echo(translate("cli.sweep_done", _locale(), checked=report.checked, urged=report.urged,
+                         escalated=report.escalated, failed=len(report.failed)))
+    for line in report.failed:
+        typer.echo(f"  - {line}")
 
 
 @users_app.command("create")
@@ -214,10 +227,18 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
 def _serve(container: Container) -> None:
     import uvicorn
 
+    from chengyun.cases.jobs import SweepScheduler
     from chengyun.web.app import create_app
 
     settings = container.settings
-    uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info")
+    scheduler = SweepScheduler(container.run_sweep, settings.sweep_interval_s) if settings.sweep_interval_s else None
+    if scheduler:
+        scheduler.start()
+    try:
+        uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        if scheduler:
+            scheduler.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

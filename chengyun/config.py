@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    sweep_interval_s: int = Field(default=300, ge=0)  # 0: no deadline sweep inside `serve`
+    sweep_escalate_after_h: int = Field(default=24, ge=0)  # hours overdue before automatic escalation; 0: never
 
     @field_validator("timezone")
     @classmethod

@@ -223,7 +223,8 @@ def _may_see(principal: Principal, row: CaseRow) -> bool:
 
 def actor_of(principal: Principal) -> Actor:
     """The loop's view of a signed-in principal."""
-    return Actor(principal.user_id, principal.role, principal.unit_code, principal.display_name)
+    user_id = principal.user_id or None  # 0 is the system (the deadline sweep)
+    return Actor(user_id, principal.role, principal.unit_code, principal.display_name)
 
 
 def _check_text(new: NewCase) -> None:
