@@ -22,10 +22,11 @@ class LivePolicies:
     duty: DutyService
     deadlines: DeadlinePolicy
 
-    def category(self, code: str) -> CategoryFacts:
-        """The active catalogue item (NotFound/Invalid from the catalogue otherwise)."""
-        item = self.categories.item(code)
-        ancestors = tuple(a.code for a in self.categories.ancestors(code))
+    def category(self, code: str, *, new: bool = False) -> CategoryFacts:
+        """A catalogue entry; for a new case it must be an active item (NotFound/Invalid otherwise)."""
+        catalogue = self.categories.catalogue()  # one freshness check per call
+        item = catalogue.item(code) if new else catalogue.get(code)
+        ancestors = tuple(a.code for a in catalogue.ancestors(code))
         return CategoryFacts(item.code, item.name, (item.code, *ancestors), item.urgency, item.handling_level,
                              item.admission, item.self_handle)
 

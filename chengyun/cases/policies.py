@@ -40,8 +40,8 @@ class RouteAnswer:
 class LoopPolicies(Protocol):
     """Category lookup, routing and deadlines, pure or read-only."""
 
-    def category(self, code: str) -> CategoryFacts:
-        """The active category item, or raise NotFound/Invalid."""
+    def category(self, code: str, *, new: bool = False) -> CategoryFacts:
+        """A category (for a new case: an active item), or raise NotFound/Invalid."""
         ...
 
     def route(self, category: CategoryFacts, area_chain: tuple[tuple[str, str], ...],

@@ -16,7 +16,7 @@ from chengyun.audit import AuditLog, record
 from chengyun.auth.model import Principal, Role
 from chengyun.cases import repository as repo
 from chengyun.cases.model import Action, Actor, Case, CaseState, Guards, Request, Source, decide, evolve
-from chengyun.cases.policies import LoopPolicies
+from chengyun.cases.policies import CategoryFacts, LoopPolicies
 from chengyun.cases.tables import CaseRow, TimelineRow
 from chengyun.errors import Conflict, Forbidden, Invalid, NotFound
 from chengyun.shared.clock import Clock
@@ -71,7 +71,7 @@ class CaseService:
     def open(self, principal: Principal, new: NewCase) -> CaseRow:
         """Validate, locate and store a new case (state `reported`); the same external id returns the first."""
         _check_text(new)
-        category = self.policies.category(new.category_code)
+        category = self.policies.category(new.category_code, new=True)
         chain = self.areas.locate(new.lon, new.lat, new.crs, principal)
         lon, lat = to_wgs84(new.lon, new.lat, new.crs)
         now = self.clock.now()
@@ -104,8 +104,9 @@ class CaseService:
             if version is not None and version != row.version:
                 raise Conflict("cases.changed", number=number, expected=version, current=row.version)
             case = repo.to_aggregate(row)
-            request = self._complete(session, principal, row, case, request, now)
-            entry = decide(case, request, actor_of(principal), now, self._guards(session, row, request))
+            category = self.policies.category(row.category_code)
+            request = self._complete(session, principal, row, case, category, request, now)
+            entry = decide(case, request, actor_of(principal), now, self._guards(session, row, category, request))
             after = evolve(case, entry)
             changed = session.execute(  # type: ignore[attr-defined]  # CursorResult of an UPDATE
                 update(CaseRow).where(CaseRow.id == row.id, CaseRow.version == row.version)
@@ -124,11 +125,10 @@ class CaseService:
             session.refresh(row)
         return row
 
-    def _complete(self, session: Session, principal: Principal, row: CaseRow, case: Case, request: Request,
-                  now: datetime) -> Request:
+    def _complete(self, session: Session, principal: Principal, row: CaseRow, case: Case,
+                  category: CategoryFacts, request: Request, now: datetime) -> Request:
         """Fill in what the caller need not know: the duty-list route, due dates, moved due dates."""
         data: dict[str, Any] = dict(request.data)
-        category = self.policies.category(row.category_code)
         if request.action in ROUTED_ACTIONS:
             self._fill_route(session, principal, row, case, category, data, now)
         elif request.action == Action.RESUME and case.suspended_at and case.handling_due:
@@ -140,7 +140,7 @@ class CaseService:
             data.setdefault("handling_level", nxt.value if nxt else case.handling_level.value)
         return Request(request.action, request.note, request.attachments, _jsonable(data))
 
-    def _fill_route(self, session: Session, principal: Principal, row: CaseRow, case: Case, category: Any,
+    def _fill_route(self, session: Session, principal: Principal, row: CaseRow, case: Case, category: CategoryFacts,
                     data: dict[str, Any], now: datetime) -> None:
         chain = repo.area_chain(session, row.area_code)
         # first dispatch: the lowest tier able to handle it; after an escalation: that tier or above
@@ -158,11 +158,11 @@ class CaseService:
         data.setdefault("claim_due", claim_due)
         data.setdefault("handling_due", handling_due)
 
-    def _guards(self, session: Session, row: CaseRow, request: Request) -> Guards:
+    def _guards(self, session: Session, row: CaseRow, category: CategoryFacts, request: Request) -> Guards:
         main = request.data.get("main_case")
         target = repo.by_number(session, str(main)) if main else None
         return Guards(
-            self_handle_allowed=self.policies.category(row.category_code).self_handle,
+            self_handle_allowed=category.self_handle,
             merge_target_open=target is not None and target.id != row.id
             and target.state not in {s.value for s in (CaseState.CLOSED, CaseState.FOLLOWED_UP,
                                                        CaseState.REJECTED, CaseState.MERGED)},

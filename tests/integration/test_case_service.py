@@ -27,7 +27,7 @@ SJN_POINT = (104.015, 30.002)  # 石家碾社区第1网格
 class FakePolicies:
     """Fixed catalogue facts and routes: 0101 goes to 城管 (street), 0201 to the 怡湖 committee."""
 
-    def category(self, code: str) -> CategoryFacts:
+    def category(self, code: str, *, new: bool = False) -> CategoryFacts:
         known = {
             "0101": CategoryFacts("0101", "暴露垃圾", ("0101", "01"), Urgency.NORMAL, HandlingLevel.STREET,
                                   admission=False, self_handle=True),
