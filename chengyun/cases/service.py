@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from chengyun.areas.service import AreaService
 from chengyun.audit import AuditLog, record
@@ -108,10 +109,10 @@ class CaseService:
             request = self._complete(session, principal, row, case, category, request, now)
             entry = decide(case, request, actor_of(principal), now, self._guards(session, row, category, request))
             after = evolve(case, entry)
+            values = {**repo.snapshot(after), "updated_at": now}
             changed = session.execute(  # type: ignore[attr-defined]  # CursorResult of an UPDATE
                 update(CaseRow).where(CaseRow.id == row.id, CaseRow.version == row.version)
-                .values(**repo.snapshot(after), updated_at=now)
-                .execution_options(synchronize_session=False)
+                .values(**values).execution_options(synchronize_session=False)
             ).rowcount
             if changed != 1:
                 raise Conflict("cases.changed", number=number, expected=row.version, current=row.version + 1)
@@ -121,8 +122,8 @@ class CaseService:
             except IntegrityError as exc:  # the same step written by a concurrent request
                 raise Conflict("cases.changed", number=number, expected=row.version,
                                current=row.version + 1) from exc
-            session.expire(row)
-            session.refresh(row)
+            for key, value in values.items():  # what was written, without reading the row back
+                set_committed_value(row, key, value)
         return row
 
     def _complete(self, session: Session, principal: Principal, row: CaseRow, case: Case,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from chengyun.shared.clock import Clock
 from chengyun.shared.handling import TimeLimit, Urgency
 
 EDIT_INVALID = "categories.invalid"
+FRESHNESS_S = 2.0
 
 
 @dataclass
@@ -31,11 +33,18 @@ class CategoryService:
     _snapshot: Catalogue | None = field(default=None, init=False)
     _version: tuple[int, datetime | None] | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _checked: float = field(default=0.0, init=False)
 
     # --- reads --------------------------------------------------------------------------------
 
     def catalogue(self) -> Catalogue:
-        """The stored catalogue, reloaded when the table changed (count or latest update)."""
+        """The stored catalogue, reloaded when the table changed (count or latest update).
+
+        Writes through this service are seen at once; another process's writes within FRESHNESS_S seconds,
+        which keeps the freshness query off every single case action.
+        """
+        if self._snapshot is not None and time.monotonic() - self._checked < FRESHNESS_S:
+            return self._snapshot
         with self.sessions() as session:
             repo = CategoryRepository(session)
             version = repo.version()
@@ -43,6 +52,7 @@ class CategoryService:
                 if self._snapshot is None or version != self._version:
                     self._snapshot = Catalogue(repo.all())
                     self._version = version
+                self._checked = time.monotonic()
                 return self._snapshot
 
     def get(self, code: str) -> Category:
