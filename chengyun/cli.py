@@ -197,12 +197,18 @@ def areas_locate(lon: float, lat: float, crs: str = "wgs84") -> None:
 @app.command()
 @friendly_errors
 def demo(seed: Annotated[int, typer.Option(help="Generator seed")] = 2026,
-         serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the web server")] = False) -> None:
+         serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the web server")] = False,
+         history_days: Annotated[int, typer.Option(help="Days of simulated case history (first run; 0: none)")] = 7,
+         ) -> None:
     """Generate the demo street (once), issue fresh demo passwords, print them, optionally serve."""
     from chengyun.demo.load import ensure_demo
+    from chengyun.demo.simulate import simulate
 
     container = _container()
     accounts = ensure_demo(container, seed=seed, echo=typer.echo)
+    if history_days > 0:
+        simulate(container, days=history_days, seed=seed, echo=typer.echo)
+        container.run_sweep()
     settings = container.settings
     typer.echo("")
     typer.echo(translate("cli.demo_ready", _locale(), url=f"http://{settings.host}:{settings.port}/login"))
