@@ -1,0 +1,205 @@
+"""Server-rendered pages of the loop: the queue, one case with its timeline and action forms, the overdue board."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from chengyun.auth.model import Principal
+from chengyun.bootstrap import Container
+from chengyun.cases.model import ALLOWED, OPEN_STATES, Action, CaseState, Rating, allowed_actions
+from chengyun.cases.model import Request as ActionRequest
+from chengyun.cases.repository import to_aggregate
+from chengyun.cases.service import actor_of
+from chengyun.cases.tables import CaseRow
+from chengyun.errors import DomainError, Invalid, NotFound
+from chengyun.i18n import translate
+from chengyun.web.deps import AppContainer, CurrentPrincipal, get_locale
+from chengyun.web.templating import render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+S = CaseState
+PAGE_SIZE = 20
+SCAN_PAGE = 500
+SCAN_MAX = 5000  # the overdue views read at most this many open cases (a street holds far fewer open at once)
+TABS: dict[str, frozenset[str]] = {
+    "all": frozenset(),
+    "triage": frozenset({S.REPORTED, S.VERIFYING, S.REGISTERED, S.RETURNED}),
+    "active": frozenset({S.DISPATCHED, S.CLAIMED, S.HANDLING, S.RESULT_SUBMITTED, S.VERIFIED}),
+    "done": frozenset({S.CLOSED, S.FOLLOWED_UP, S.REJECTED}),
+    "overdue": frozenset(),
+}
+# open cases whose clock runs: a suspended case's deadline is paused, a merged one lives on in its main case
+CLOCKED = frozenset(OPEN_STATES - {S.SUSPENDED, S.MERGED})
+# actions that take extra input on the page, beyond the note
+EXTRA_FIELDS: dict[Action, str] = {
+    Action.FOLLOW_UP: "rating", Action.REQUEST_EXTENSION: "limit", Action.MERGE: "main_case",
+    Action.REDISPATCH: "lead_unit",
+}
+DANGER = frozenset({Action.REJECT, Action.RETURN, Action.VERIFY_FAIL, Action.SUSPEND})
+SIDE_FLOWS = frozenset({Action.REDISPATCH, Action.REQUEST_EXTENSION, Action.SUSPEND, Action.URGE, Action.ESCALATE,
+                        Action.MERGE})
+
+
+def is_overdue(row: CaseRow, now: datetime) -> bool:
+    """Red on the deadline sweep, or past its handling due date, while the case's clock runs."""
+    if row.state not in CLOCKED:
+        return False
+    return row.deadline_level == "red" or (row.handling_due is not None and row.handling_due < now)
+
+
+def _scan(container: Container, principal: Principal, states: frozenset[str]) -> list[CaseRow]:
+    """Every case in scope in these states, read page by page (bounded by SCAN_MAX)."""
+    rows: list[CaseRow] = []
+    while len(rows) < SCAN_MAX:
+        total, page = container.cases.search(principal, states=states, limit=SCAN_PAGE, offset=len(rows))
+        rows.extend(page)
+        if not page or len(rows) >= total:
+            break
+    return rows
+
+
+def _overdue(container: Container, principal: Principal) -> list[CaseRow]:
+    now = container.clock.now()
+    rows = [r for r in _scan(container, principal, CLOCKED) if is_overdue(r, now)]
+    return sorted(rows, key=lambda r: (r.handling_due is None, r.handling_due or now, r.id))
+
+
+class Names:
+    """Display names for unit, community and category codes, falling back to the code itself."""
+
+    def __init__(self, container: Container, principal: Principal) -> None:
+        self._container = container
+        try:
+            self._units = {u["code"]: u["name"] for u in container.org.units(principal)}
+        except DomainError:  # roles without the directory (residents) see codes
+            self._units = {}
+
+    def unit(self, code: str | None) -> str:
+        """A unit's name, or its code when not in the caller's directory."""
+        return self._units.get(code, code) if code else ""
+
+    def area(self, code: str | None) -> str:
+        """An area's name (names are public facts)."""
+        if not code:
+            return ""
+        try:
+            return self._container.areas.chain(code)[-1].name
+        except DomainError:
+            return code
+
+    def category(self, code: str) -> str:
+        """A category's name."""
+        try:
+            return self._container.categories.get(code).name
+        except DomainError:
+            return code
+
+
+def _page_links(total: int, page: int) -> dict[str, int]:
+    pages = max(1, -(-total // PAGE_SIZE))
+    return {"page": page, "pages": pages, "total": total}
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def case_queue(request: Request, principal: CurrentPrincipal, container: AppContainer,
+               tab: str = "all", page: int = 1) -> Response:
+    """The queue: tabs by state group (triage, in progress, done, overdue), newest first, paginated."""
+    if tab not in TABS:
+        raise Invalid("pages.cases.bad_tab", tab=tab)
+    page = max(1, page)
+    offset = (page - 1) * PAGE_SIZE
+    if tab == "overdue":
+        every = _overdue(container, principal)
+        total, rows = len(every), every[offset:offset + PAGE_SIZE]
+    else:
+        total, rows = container.cases.search(principal, states=TABS[tab], limit=PAGE_SIZE, offset=offset)
+    now = container.clock.now()
+    context = {"tab": tab, "tabs": list(TABS), "rows": rows, "names": Names(container, principal),
+               "overdue": {r.number for r in rows if is_overdue(r, now)}, **_page_links(total, page)}
+    return render(request, "cases_queue.html", context)
+
+
+@router.get("/cases/overdue", response_class=HTMLResponse)
+def overdue_board(request: Request, principal: CurrentPrincipal, container: AppContainer) -> Response:
+    """Open cases past their handling due date, grouped by lead unit (the unit with the oldest first)."""
+    groups: dict[str, list[CaseRow]] = {}
+    for row in _overdue(container, principal):
+        groups.setdefault(row.lead_unit or "", []).append(row)
+    context = {"groups": list(groups.items()), "total": sum(len(v) for v in groups.values()),
+               "names": Names(container, principal), "now": container.clock.now()}
+    return render(request, "cases_overdue.html", context)
+
+
+def _offered(row: CaseRow, action: Action) -> bool:
+    """Hide forms whose guard is sure to refuse (the service still checks everything on submit)."""
+    if action in (Action.APPROVE_EXTENSION, Action.DENY_EXTENSION):
+        return bool(row.extension_pending)
+    if action == Action.REQUEST_EXTENSION:
+        return not row.extension_pending
+    if action == Action.REOPEN:
+        return row.rating == Rating.UNSATISFIED
+    return True
+
+
+def _forms(row: CaseRow, principal: Principal) -> list[dict[str, Any]]:
+    """One form per action the table lets this viewer try; side flows are folded under "more"."""
+    return [{"action": a.value, "needs_reason": ALLOWED[a].needs_reason, "extra": EXTRA_FIELDS.get(a),
+             "danger": a in DANGER, "side": a in SIDE_FLOWS}
+            for a in allowed_actions(to_aggregate(row), actor_of(principal)) if _offered(row, a)]
+
+
+def _case_page(request: Request, principal: Principal, container: Container, number: str,
+               error: str | None = None, status_code: int = 200, failed: str | None = None) -> Response:
+    row, steps = container.cases.get(principal, number)
+    context = {"case": row, "steps": steps, "forms": _forms(row, principal), "names": Names(container, principal),
+               "ratings": [r.value for r in Rating], "error": error, "failed_action": failed,
+               "overdue": is_overdue(row, container.clock.now())}
+    return render(request, "cases_detail.html", context, status_code=status_code)
+
+
+@router.get("/cases/{number}", response_class=HTMLResponse)
+def case_page(number: str, request: Request, principal: CurrentPrincipal, container: AppContainer) -> Response:
+    """One case: details (phone masked), place, timeline, and the forms of the actions the viewer may take."""
+    return _case_page(request, principal, container, number)
+
+
+def _data(action: Action, fields: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    wanted = EXTRA_FIELDS.get(action)
+    return {k: v.strip() for k, v in fields if k == wanted and v.strip()}
+
+
+@router.post("/cases/{number}/act", response_class=HTMLResponse)
+def act_on_case(number: str, request: Request, principal: CurrentPrincipal, container: AppContainer,
+                action: Annotated[str, Form()], version: Annotated[int, Form()],
+                note: Annotated[str, Form(max_length=2000)] = "", rating: Annotated[str, Form()] = "",
+                limit: Annotated[str, Form()] = "", main_case: Annotated[str, Form()] = "",
+                lead_unit: Annotated[str, Form()] = "") -> Response:
+    """Take one step from the case page; success redirects back (303), a refusal re-renders with the reason."""
+    try:
+        if action not in set(Action):
+            raise Invalid("cases.unknown_action", action=action)
+        step = Action(action)
+        data = _data(step, [("rating", rating), ("limit", limit), ("main_case", main_case),
+                            ("lead_unit", lead_unit)])
+        container.cases.act(principal, number, ActionRequest(step, note, (), data), version=version)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        message = translate(exc.code, get_locale(request), **_labelled(exc.params, get_locale(request)))
+        return _case_page(request, principal, container, number, message, exc.http_status, action)
+    return RedirectResponse(f"/cases/{number}", status_code=303)
+
+
+def _labelled(params: dict[str, Any], locale: str) -> dict[str, Any]:
+    """Error parameters with state and action codes replaced by their labels, for a sentence on a page."""
+    out = dict(params)
+    for key, prefix in (("state", "cases.state."), ("action", "cases.action."), ("role", "role.")):
+        if isinstance(out.get(key), str):
+            out[key] = translate(prefix + out[key], locale)
+    return out
