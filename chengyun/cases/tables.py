@@ -20,6 +20,8 @@ class CaseRow(Base):
         UniqueConstraint("external_system", "external_id", name="external"),
         Index("ix_cases_state_due", "state", "handling_due"),
         Index("ix_cases_lead_state", "lead_unit", "state"),
+        # KPIs filter by period and scope and count repeat reporters: all three from the index alone
+        Index("ix_cases_reported_at", "reported_at", "area_path", "reporter_phone_hash"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -52,7 +54,7 @@ class CaseRow(Base):
     merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
     resume_to: Mapped[str | None] = mapped_column(String(20))
     extension_pending: Mapped[str | None] = mapped_column(String(10))
-    reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claim_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     handling_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
