@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from chengyun.adapters.storage import FileStore
 from chengyun.areas.service import AreaService
 from chengyun.audit import AuditLog
 from chengyun.auth.service import AuthService
@@ -43,6 +44,7 @@ class Container:
     duty: DutyService
     cases: CaseService
     deadlines: DeadlinePolicy
+    attachments: FileStore
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -93,4 +95,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         duty=duty,
         cases=CaseService(sessions, clock, vault, audit, areas, policies, timezone=settings.timezone),
         deadlines=deadlines,
+        attachments=FileStore(settings.data_dir / "attachments"),
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from chengyun.cases.attachments import check_attachment_ids
 from chengyun.cases.model import Action, Request, Source, allowed_actions
 from chengyun.cases.repository import to_aggregate
 from chengyun.cases.service import NewCase, actor_of
@@ -100,5 +101,6 @@ def act(number: str, action: str, body: ActionBody, principal: CurrentPrincipal,
         container: AppContainer) -> dict[str, Any]:
     if action not in set(Action):
         raise Invalid("cases.unknown_action", action=action)
+    check_attachment_ids(container.attachments, body.attachments)
     request = Request(Action(action), body.note, tuple(body.attachments), body.data)
     return case_json(container.cases.act(principal, number, request, version=body.version))

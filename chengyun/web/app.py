@@ -17,7 +17,7 @@ from chengyun.auth import api as auth_api
 from chengyun.auth import pages as auth_pages
 from chengyun.bootstrap import Container
 from chengyun.cases import api as cases_api
-from chengyun.cases import kpi_api
+from chengyun.cases import attachments_api, kpi_api
 from chengyun.cases import pages as cases_pages
 from chengyun.categories import api as categories_api
 from chengyun.org import api as org_api
@@ -35,8 +35,9 @@ def create_app(container: Container) -> FastAPI:
     app.state.templates = make_templates(container.settings.tz)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth_api, areas_api, org_api, audit_api, categories_api, cases_api, kpi_api, auth_pages, areas_pages,
-                   cases_pages, home):
+    routers = (auth_api, areas_api, org_api, audit_api, categories_api, cases_api, kpi_api, attachments_api,
+               auth_pages, areas_pages, cases_pages, home)
+    for module in routers:
         app.include_router(module.router)
     _add_docs_and_health(app, container)
     return app

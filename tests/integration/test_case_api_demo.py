@@ -109,6 +109,13 @@ def test_bad_requests_get_precise_errors(demo_client: tuple[TestClient, dict[str
     too_long = client.post("/api/cases", headers=csrf, json={
         "source": "citizen", "category_code": "0101", "description": "长" * 4001, "lon": 104.2, "lat": 30.8})
     assert too_long.status_code == 422
+    number = client.post("/api/cases", headers=csrf, json={
+        "source": "citizen", "category_code": "0101", "description": "路口垃圾", "lon": _yihu_point(client)[0],
+        "lat": _yihu_point(client)[1]}).json()["number"]
+    ghost = "sha256:" + "0" * 64
+    bad_photo = client.post(f"/api/cases/{number}/actions/accept", headers=csrf, json={"attachments": [ghost]})
+    assert bad_photo.status_code == 422 and bad_photo.json()["error"]["code"] == "attachments.unknown"
+    assert client.get(f"/api/cases/{number}").json()["state"] == "reported"
     no_csrf = client.post("/api/cases", json={
         "source": "citizen", "category_code": "0101", "description": "x", "lon": 104.2, "lat": 30.8})
     assert no_csrf.status_code == 403
