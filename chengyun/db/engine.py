@@ -27,7 +27,9 @@ def make_engine(url: str, *, search_path: str | None = None, echo: bool = False)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False})
+        # as many connections as the server's worker threads (40), so a burst never waits on the pool
+        engine = create_engine(parsed, echo=echo, pool_size=20, max_overflow=30,
+                               connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
@@ -36,7 +38,7 @@ def make_engine(url: str, *, search_path: str | None = None, echo: bool = False)
     if search_path:
         connect_args["options"] = f"-c search_path={search_path}"
     return create_engine(
-        parsed, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=connect_args
+        parsed, echo=echo, pool_size=20, max_overflow=30, pool_pre_ping=True, connect_args=connect_args
     )
 
 

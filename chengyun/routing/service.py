@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,6 +23,7 @@ from chengyun.shared.clock import Clock
 from chengyun.shared.handling import HandlingLevel, TimeLimit
 
 MAX_PROBLEMS_SHOWN = 50
+FRESHNESS_S = 2.0
 
 
 @dataclass
@@ -33,6 +35,7 @@ class DutyService:
     _rules: tuple[DutyRule, ...] | None = field(default=None, init=False)
     _version: tuple[int, datetime | None] | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _checked: float = field(default=0.0, init=False)
 
     def import_bytes(self, data: bytes, *, filename: str, actor: str, actor_id: int | None = None) -> int:
         """Replace the whole duty list with a file's rules (CSV or .xlsx); any bad row → nothing changes."""
@@ -60,7 +63,9 @@ class DutyService:
         return KnownCodes(categories, units, areas)
 
     def rules(self) -> tuple[DutyRule, ...]:
-        """Every stored rule (cached; reloaded when the list was replaced)."""
+        """Every stored rule (cached; another process's import is seen within FRESHNESS_S seconds)."""
+        if self._rules is not None and time.monotonic() - self._checked < FRESHNESS_S:
+            return self._rules
         with self.sessions() as session:
             version = session.execute(select(func.count(), func.max(DutyRuleRow.imported_at))).one()
             with self._lock:
@@ -68,6 +73,7 @@ class DutyService:
                     rows = session.scalars(select(DutyRuleRow).order_by(DutyRuleRow.id)).all()
                     self._rules = tuple(_rule(r) for r in rows)
                     self._version = (int(version[0]), version[1])
+                self._checked = time.monotonic()
                 return self._rules
 
 
