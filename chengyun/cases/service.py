@@ -110,6 +110,8 @@ class CaseService:
             entry = decide(case, request, actor_of(principal), now, self._guards(session, row, category, request))
             after = evolve(case, entry)
             values = {**repo.snapshot(after), "updated_at": now}
+            if "route" in entry.data:  # the duty-list explanation of the current assignment
+                values["route_note"] = entry.data["route"]
             changed = session.execute(  # type: ignore[attr-defined]  # CursorResult of an UPDATE
                 update(CaseRow).where(CaseRow.id == row.id, CaseRow.version == row.version)
                 .values(**values).execution_options(synchronize_session=False)

@@ -78,3 +78,29 @@ def test_the_cli_imports_and_reports_errors_translated(district: Container, tmp_
     assert refused.exit_code == 2 and "routing.import.unknown_category" in refused.output
     missing = runner.invoke(cli.app, ["duty", "import", str(Path(str(tmp_path)) / "nope.csv")])
     assert missing.exit_code == 2 and "cli.file_not_found" in missing.output
+
+
+def test_over_http_only_admins_replace_the_list_and_everyone_reads_it(district: Container) -> None:
+    from fastapi.testclient import TestClient
+
+    from chengyun.auth.model import Role
+    from chengyun.web.app import create_app
+
+    for name, role in (("duty-admin", Role.ADMIN), ("duty-op", Role.OPERATOR)):
+        district.auth.create_user(username=name, display_name=name, role=role, scope_code="510113002000",
+                                  password="correct-horse-battery")
+    clients = {}
+    for name in ("duty-admin", "duty-op"):
+        client = TestClient(create_app(district))
+        token = client.post("/api/auth/login", json={"username": name, "password": "correct-horse-battery"})
+        clients[name] = (client, {"X-CSRF-Token": token.json()["csrf_token"]})
+    op, op_csrf = clients["duty-op"]
+    refused = op.post("/api/duty/import", headers=op_csrf, files={"file": ("duty.csv", GOOD.encode())})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "auth.permission_denied"
+    admin, admin_csrf = clients["duty-admin"]
+    done = admin.post("/api/duty/import", headers=admin_csrf, files={"file": ("duty.csv", GOOD.encode())})
+    assert done.status_code == 200 and done.json() == {"rules": 2}
+    bad = admin.post("/api/duty/import", headers=admin_csrf,
+                     files={"file": ("bad.csv", (GOOD + "9999,street,,street,cg,\n").encode())})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["where"] == "row 4"
+    assert [r["lead_unit"] for r in op.get("/api/duty").json()] == ["cg", "yihu-jwh"]
