@@ -8,11 +8,8 @@ importing all or nothing is the caller's job.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
-import warnings
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -21,10 +18,10 @@ from chengyun.areas.model import AreaLevel, ImportProblem, infer_level, normalis
 from chengyun.errors import Invalid
 from chengyun.routing.model import DutyRule
 from chengyun.shared.handling import HandlingLevel, TimeLimit
+from chengyun.shared.tabular import TableProblem, xlsx_rows
 
 FILE, HEADER = "file", "header"  # `where` of problems about the whole file or its header
 MAX_ROWS = 20_000
-MAX_XLSX_UNPACKED = 64 * 1024 * 1024  # refuse zip bombs before openpyxl inflates them
 MAX_SHOWN = 80  # characters of a cell value repeated in a problem
 COLUMNS = ("category", "area_level", "area", "handling_level", "lead_unit", "assist_units", "response_limit",
            "handling_limit")
@@ -121,47 +118,11 @@ def _csv_lines(data: str | bytes) -> list[_Line] | ImportProblem:
 
 
 def _xlsx_lines(data: bytes) -> list[_Line] | ImportProblem:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        return ImportProblem("routing.import.not_xlsx", FILE, {"msg": str(exc)[:200]})
-    if unpacked > MAX_XLSX_UNPACKED:
-        return ImportProblem("routing.import.not_xlsx", FILE, {"msg": f"unpacks to {unpacked} bytes"})
-    try:
-        return _read_sheet(data)
-    except Exception as exc:  # openpyxl raises many kinds (zip, XML, key, value errors) on a damaged workbook
-        return ImportProblem("routing.import.not_xlsx", FILE, {"msg": f"{type(exc).__name__}: {exc}"[:200]})
-
-
-def _read_sheet(data: bytes) -> list[_Line] | ImportProblem:
-    from openpyxl import load_workbook  # imported here: only Excel imports pay for it
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl warns about extensions it then ignores
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        lines: list[_Line] = []
-        for number, values in enumerate(workbook.worksheets[0].iter_rows(min_row=1, values_only=True), start=1):
-            if number > MAX_ROWS + 1:
-                return ImportProblem("routing.import.too_many_rows", FILE, {"limit": MAX_ROWS})
-            cells = tuple(_cell_text(value) for value in values)
-            if any(cells):
-                lines.append((number, cells))
-        return lines
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: object) -> str:
-    """A spreadsheet cell as text: whole numbers without '.0' (area codes are often typed as numbers)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    return str(value).strip()
+    rows = xlsx_rows(data, MAX_ROWS + 1)  # the header plus MAX_ROWS rules
+    if isinstance(rows, TableProblem):
+        params: dict[str, object] = {"limit": MAX_ROWS} if rows.reason == "too_many_rows" else rows.params
+        return ImportProblem(f"routing.import.{rows.reason}", FILE, params)
+    return rows
 
 
 # --- the table -------------------------------------------------------------------------------------------------
