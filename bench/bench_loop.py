@@ -2,14 +2,21 @@
 
 Run: .venv/bin/python bench/bench_loop.py [--cases 300] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
 Prints cases per second and steps per second for SQLite (a file in a temp dir) and, when reachable, PostgreSQL
-(a throwaway schema). Single process, one request at a time, with the real catalogue, duty list and calendar.
+(a throwaway schema), in three set-ups measured in the same run:
+  - 1 process × 1 client: one request at a time (the baseline);
+  - 1 process × 8 clients: threads sharing one container, as one `chengyun serve` process serves requests;
+  - 2 processes × 8 clients: as two server processes on the machine's two cores.
+Every client drives its own cases through the real catalogue, duty list, working calendar and audit log, and each
+step commits on its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import platform
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -28,48 +35,92 @@ STEPS = [("operator", Action.REGISTER, {}), ("operator", Action.DISPATCH, {}), (
          ("handler", Action.HANDLE, {}), ("handler", Action.SUBMIT_RESULT, {}),
          ("operator", Action.VERIFY_PASS, {}), ("operator", Action.CLOSE, {}),
          ("operator", Action.FOLLOW_UP, {"rating": "satisfied"})]
+SETUPS = [(1, 1), (1, 8), (2, 8)]  # (processes, clients per process)
 
 
-def run(container: Container, cases: int) -> tuple[float, float]:
-    """Cases per second and steps per second for `cases` full loops."""
-    container.migrate()
-    ensure_demo(container, echo=lambda _: None)
+def container_for(data_dir: str, postgres: str | None, schema: str | None) -> Container:
+    """A container on the benchmark's database (SQLite in `data_dir`, or the PostgreSQL schema)."""
+    settings = Settings(env="dev", secret_key=SECRET, data_dir=Path(data_dir))
+    if postgres is None:
+        return bootstrap(settings)
+    return bootstrap(settings, engine=make_engine(postgres, search_path=schema))
+
+
+def loops(container: Container, cases: int) -> None:
+    """`cases` full loops, one step after another."""
     who = {name: container.auth.principal(name) for name in ("operator", "handler")}
     area = container.areas.get(who["operator"], "510113002001001001")
     assert area.center_lon is not None and area.center_lat is not None
-    start = time.perf_counter()
     for i in range(cases):
         row = container.cases.open(who["operator"], NewCase(Source.GRID, "0101", f"暴露垃圾 {i}", area.center_lon,
                                                             area.center_lat, reporter_phone="13800138000"))
         for name, action, data in STEPS:
             container.cases.act(who[name], row.number, Request(action, note="已处理", data=data))
-    elapsed = time.perf_counter() - start
-    return cases / elapsed, cases * (len(STEPS) + 1) / elapsed
+
+
+def process_main(data_dir: str, postgres: str | None, schema: str | None, clients: int, cases: int,
+                 ready: mp.Barrier) -> None:  # type: ignore[valid-type]
+    """One server-like process: `clients` threads over one container, started together with the others."""
+    container = container_for(data_dir, postgres, schema)
+    loops(container, 2)  # warm the caches (catalogue, duty list, area index, compiled statements)
+    threads = [threading.Thread(target=loops, args=(container, cases)) for _ in range(clients)]
+    ready.wait()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    container.engine.dispose()
+
+
+def measure(data_dir: str, postgres: str | None, schema: str | None, processes: int, clients: int,
+            cases: int) -> float:
+    """Cases per second over all processes and clients, from the common start to the last finish."""
+    ctx = mp.get_context("spawn")
+    ready = ctx.Barrier(processes + 1)
+    per_client = max(1, cases // (processes * clients))
+    procs = [ctx.Process(target=process_main, args=(data_dir, postgres, schema, clients, per_client, ready))
+             for _ in range(processes)]
+    for p in procs:
+        p.start()
+    ready.wait()
+    start = time.perf_counter()
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit(f"a benchmark process failed (exit {p.exitcode})")
+    return per_client * processes * clients / (time.perf_counter() - start)
+
+
+def run_all(label: str, data_dir: str, postgres: str | None, schema: str | None, cases: int) -> None:
+    setup = container_for(data_dir, postgres, schema)
+    setup.migrate()
+    ensure_demo(setup, echo=lambda _: None)
+    setup.engine.dispose()
+    for processes, clients in SETUPS:
+        cps = measure(data_dir, postgres, schema, processes, clients, cases)
+        print(f"  {label:<10} {processes} process × {clients} clients: {cps:8.1f} cases/s "
+              f"({cps * (len(STEPS) + 1):8.1f} steps/s)", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument("--cases", type=int, default=400, help="cases per set-up")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, python {platform.python_version()}; {args.cases} cases × 9 steps")
+    print(f"machine: {platform.machine()}, python {platform.python_version()}; {args.cases} cases × 9 steps "
+          "per set-up")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(env="dev", secret_key=SECRET, data_dir=Path(tmp))
-        cps, sps = run(bootstrap(settings), args.cases)
-        print(f"  SQLite     : {cps:8.1f} cases/s  ({sps:8.1f} steps/s)")
+        run_all("SQLite", tmp, None, None, args.cases)
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        except Exception as exc:  # no PostgreSQL here: say so, do not fail the SQLite figure
+        except Exception as exc:  # no PostgreSQL here: say so, do not fail the SQLite figures
             print(f"  PostgreSQL : not reachable ({type(exc).__name__})")
             return
         try:
-            engine = make_engine(args.postgres, search_path=schema)
-            cps, sps = run(bootstrap(settings, engine=engine), args.cases)
-            print(f"  PostgreSQL : {cps:8.1f} cases/s  ({sps:8.1f} steps/s)")
-            engine.dispose()
+            run_all("PostgreSQL", tmp, args.postgres, schema, args.cases)
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +19,7 @@ from chengyun.auth.model import Principal
 from chengyun.errors import Invalid, NotFound
 from chengyun.shared.clock import Clock
 from chengyun.shared.geo import CoordSystem, to_wgs84
+from chengyun.shared.snapshot import Snapshot
 
 
 @dataclass
@@ -30,9 +29,11 @@ class AreaService:
     sessions: sessionmaker[Session]
     clock: Clock
     audit: AuditLog
-    _index: AreaIndex | None = field(default=None, init=False)
-    _index_version: tuple[int, datetime | None] | None = field(default=None, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _index: Snapshot[AreaIndex] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._index = Snapshot(self.sessions, lambda s: AreaRepository(s).version(),
+                               lambda s: AreaIndex(AreaRepository(s).load_nodes()))
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -43,7 +44,7 @@ class AreaService:
             result = AreaRepository(session).save_drafts(drafts, self.clock.now())
             record(session, self.clock, action="areas.import", actor=actor, actor_id=actor_id,
                    target=source or None, created=result.created, updated=result.updated)
-        self._index = None
+        self._index.forget()
         return result
 
     def import_bytes(self, principal: Principal, data: bytes, options: GeoJsonOptions | CsvOptions, *,
@@ -82,15 +83,8 @@ class AreaService:
     # --- point location -----------------------------------------------------------------------
 
     def index(self) -> AreaIndex:
-        """The point-location index, rebuilt when the stored areas changed."""
-        with self.sessions() as session:
-            repo = AreaRepository(session)
-            version = repo.version()
-            with self._lock:
-                if self._index is None or version != self._index_version:
-                    self._index = AreaIndex(repo.load_nodes())
-                    self._index_version = version
-                return self._index
+        """The point-location index, rebuilt when the stored areas changed (checked every few seconds)."""
+        return self._index.get()
 
     def locate(self, lon: float, lat: float, crs: CoordSystem = CoordSystem.WGS84,
                principal: Principal | None = None) -> tuple[AreaRef, ...]:

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengyun.audit.tables import AuditEventRow
 from chengyun.shared.clock import Clock
+
+_INSERT_EVENT = insert(AuditEventRow)
 
 
 def record(
@@ -26,13 +28,11 @@ def record(
     ip: str | None = None,
     **detail: Any,
 ) -> None:
-    """Add an audit event to the session's current transaction."""
-    session.add(
-        AuditEventRow(
-            at=clock.now(), actor=actor, actor_id=actor_id, action=action, outcome=outcome,
-            target=target, ip=ip, detail=detail,
-        )
-    )
+    """Write an audit event in the session's current transaction (a plain INSERT: it is on every case opening)."""
+    session.connection().execute(_INSERT_EVENT, {
+        "at": clock.now(), "actor": actor, "actor_id": actor_id, "action": action, "outcome": outcome,
+        "target": target, "ip": ip, "detail": detail,
+    })
 
 
 @dataclass

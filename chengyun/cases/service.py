@@ -7,10 +7,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 
 from chengyun.areas.service import AreaService
 from chengyun.audit import AuditLog, record
@@ -76,14 +74,14 @@ class CaseService:
         chain = self.areas.locate(new.lon, new.lat, new.crs, principal)
         lon, lat = to_wgs84(new.lon, new.lat, new.crs)
         now = self.clock.now()
+        day = f"{self.number_prefix}-{now.astimezone(self._tz):%Y%m%d}"
         with self.sessions.begin() as session:
-            existing = repo.by_external(session, new.external_system, new.external_id)
+            conn = session.connection()
+            existing = repo.by_external(conn, new.external_system, new.external_id)
             if existing is not None:
                 return existing
-            row = repo.new_row(new, category, chain, lon, lat, now, self._reporter(new))
-            session.add(row)
-            session.flush()
-            row.number = f"{self.number_prefix}-{now.astimezone(self._tz):%Y%m%d}-{row.id:06d}"
+            row = repo.insert_case(conn, repo.new_row(new, category, chain, lon, lat, now, self._reporter(new)),
+                                   lambda case_id: f"{day}-{case_id:06d}")
             record(session, self.clock, action="cases.open", actor=principal.username, actor_id=principal.user_id,
                    target=row.number, source=new.source.value, category=category.code)
         return row
@@ -101,39 +99,27 @@ class CaseService:
     def _act(self, principal: Principal, number: str, request: Request, version: int | None) -> CaseRow:
         now = self.clock.now()
         with self.sessions.begin() as session:
-            row = self._visible(session, principal, number)
+            conn = session.connection()
+            row = self._visible(conn, principal, number)
             if version is not None and version != row.version:
                 raise Conflict("cases.changed", number=number, expected=version, current=row.version)
             case = repo.to_aggregate(row)
             category = self.policies.category(row.category_code)
-            request = self._complete(session, principal, row, case, category, request, now)
-            entry = decide(case, request, actor_of(principal), now, self._guards(session, row, category, request))
-            after = evolve(case, entry)
-            values = {**repo.snapshot(after), "updated_at": now}
-            if "route" in entry.data:  # the duty-list explanation of the current assignment
-                values["route_note"] = entry.data["route"]
-            changed = session.execute(  # type: ignore[attr-defined]  # CursorResult of an UPDATE
-                update(CaseRow).where(CaseRow.id == row.id, CaseRow.version == row.version)
-                .values(**values).execution_options(synchronize_session=False)
-            ).rowcount
-            if changed != 1:
-                raise Conflict("cases.changed", number=number, expected=row.version, current=row.version + 1)
-            session.add(repo.timeline_row(row.id, entry))
-            try:
-                session.flush()
-            except IntegrityError as exc:  # the same step written by a concurrent request
-                raise Conflict("cases.changed", number=number, expected=row.version,
-                               current=row.version + 1) from exc
-            for key, value in values.items():  # what was written, without reading the row back
-                set_committed_value(row, key, value)
+            request = self._complete(conn, principal, row, case, category, request, now)
+            entry = decide(case, request, actor_of(principal), now, self._guards(conn, row, category, request))
+            values = {**repo.snapshot(evolve(case, entry)), "updated_at": now,
+                      # the duty-list explanation of the current assignment
+                      "route_note": entry.data.get("route", row.route_note)}
+            repo.write_step(conn, row, values, entry)
+        repo.apply(row, values)
         return row
 
-    def _complete(self, session: Session, principal: Principal, row: CaseRow, case: Case,
+    def _complete(self, conn: Connection, principal: Principal, row: CaseRow, case: Case,
                   category: CategoryFacts, request: Request, now: datetime) -> Request:
         """Fill in what the caller need not know: the duty-list route, due dates, moved due dates."""
         data: dict[str, Any] = dict(request.data)
         if request.action in ROUTED_ACTIONS:
-            self._fill_route(session, principal, row, case, category, data, now)
+            self._fill_route(conn, principal, row, case, category, data, now)
         elif request.action == Action.RESUME and case.suspended_at and case.handling_due:
             data.setdefault("handling_due", self.policies.shift_for_pause(case.handling_due, case.suspended_at, now))
         elif request.action == Action.APPROVE_EXTENSION and case.extension_pending and case.handling_due:
@@ -143,9 +129,9 @@ class CaseService:
             data.setdefault("handling_level", nxt.value if nxt else case.handling_level.value)
         return Request(request.action, request.note, request.attachments, _jsonable(data))
 
-    def _fill_route(self, session: Session, principal: Principal, row: CaseRow, case: Case, category: CategoryFacts,
-                    data: dict[str, Any], now: datetime) -> None:
-        chain = repo.area_chain(session, row.area_code)
+    def _fill_route(self, conn: Connection, principal: Principal, row: CaseRow, case: Case,
+                    category: CategoryFacts, data: dict[str, Any], now: datetime) -> None:
+        chain = tuple((ref.code, ref.level.value) for ref in self.areas.chain(row.area_code))
         # first dispatch: the lowest tier able to handle it; after an escalation: that tier or above
         route = self.policies.route(category, chain, case.handling_level if case.escalations else None)
         if not data.get("lead_unit"):
@@ -156,14 +142,14 @@ class CaseService:
             data["route"] = route.explanation
             if route.handling_level is not None:
                 data["handling_level"] = route.handling_level.value
-        repo.check_push_down(session, row, str(data["lead_unit"]), category.admission, principal.scope_path)
+        repo.check_push_down(conn, row, str(data["lead_unit"]), category.admission, principal.scope_path)
         claim_due, handling_due = self.policies.due_dates(now, category, Urgency(row.urgency), route)
         data.setdefault("claim_due", claim_due)
         data.setdefault("handling_due", handling_due)
 
-    def _guards(self, session: Session, row: CaseRow, category: CategoryFacts, request: Request) -> Guards:
+    def _guards(self, conn: Connection, row: CaseRow, category: CategoryFacts, request: Request) -> Guards:
         main = request.data.get("main_case")
-        target = repo.by_number(session, str(main)) if main else None
+        target = repo.by_number(conn, str(main)) if main else None
         return Guards(
             self_handle_allowed=category.self_handle,
             merge_target_open=target is not None and target.id != row.id
@@ -183,7 +169,7 @@ class CaseService:
     def get(self, principal: Principal, number: str) -> tuple[CaseRow, list[TimelineRow]]:
         """A case and its timeline, if the caller's scope covers it (else the same NotFound as for none)."""
         with self.sessions() as session:
-            row = self._visible(session, principal, number)
+            row = self._visible(session.connection(), principal, number)
             steps = list(session.scalars(select(TimelineRow).where(TimelineRow.case_id == row.id)
                                          .order_by(TimelineRow.seq)))
             session.expunge_all()
@@ -209,8 +195,8 @@ class CaseService:
             session.expunge_all()
         return total, rows
 
-    def _visible(self, session: Session, principal: Principal, number: str) -> CaseRow:
-        row = repo.by_number(session, number)
+    def _visible(self, conn: Connection, principal: Principal, number: str) -> CaseRow:
+        row = repo.by_number(conn, number)
         if row is None or not _may_see(principal, row):
             raise NotFound("cases.not_found", number=number)
         return row

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,9 +15,9 @@ from chengyun.categories.repository import CategoryRepository, SaveResult
 from chengyun.errors import Conflict, NotFound
 from chengyun.shared.clock import Clock
 from chengyun.shared.handling import TimeLimit, Urgency
+from chengyun.shared.snapshot import Snapshot
 
 EDIT_INVALID = "categories.invalid"
-FRESHNESS_S = 2.0
 
 
 @dataclass
@@ -30,30 +27,21 @@ class CategoryService:
     sessions: sessionmaker[Session]
     clock: Clock
     audit: AuditLog
-    _snapshot: Catalogue | None = field(default=None, init=False)
-    _version: tuple[int, datetime | None] | None = field(default=None, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _checked: float = field(default=0.0, init=False)
+    _snapshot: Snapshot[Catalogue] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._snapshot = Snapshot(self.sessions, lambda s: CategoryRepository(s).version(),
+                                  lambda s: Catalogue(CategoryRepository(s).all()))
 
     # --- reads --------------------------------------------------------------------------------
 
     def catalogue(self) -> Catalogue:
         """The stored catalogue, reloaded when the table changed (count or latest update).
 
-        Writes through this service are seen at once; another process's writes within FRESHNESS_S seconds,
-        which keeps the freshness query off every single case action.
+        Writes through this service are seen at once; another process's writes within a few seconds
+        (`shared.snapshot`), which keeps the freshness query off every single case action.
         """
-        if self._snapshot is not None and time.monotonic() - self._checked < FRESHNESS_S:
-            return self._snapshot
-        with self.sessions() as session:
-            repo = CategoryRepository(session)
-            version = repo.version()
-            with self._lock:
-                if self._snapshot is None or version != self._version:
-                    self._snapshot = Catalogue(repo.all())
-                    self._version = version
-                self._checked = time.monotonic()
-                return self._snapshot
+        return self._snapshot.get()
 
     def get(self, code: str) -> Category:
         """One category, or NotFound('categories.not_found')."""
@@ -135,5 +123,4 @@ class CategoryService:
         return result
 
     def _forget(self) -> None:
-        with self._lock:
-            self._snapshot = None
+        self._snapshot.forget()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,9 +19,9 @@ from chengyun.routing.parsing import KnownCodes, parse_duty_csv, parse_duty_xlsx
 from chengyun.routing.tables import DutyRuleRow
 from chengyun.shared.clock import Clock
 from chengyun.shared.handling import HandlingLevel, TimeLimit
+from chengyun.shared.snapshot import Snapshot
 
 MAX_PROBLEMS_SHOWN = 50
-FRESHNESS_S = 2.0
 
 
 @dataclass
@@ -32,10 +30,10 @@ class DutyService:
 
     sessions: sessionmaker[Session]
     clock: Clock
-    _rules: tuple[DutyRule, ...] | None = field(default=None, init=False)
-    _version: tuple[int, datetime | None] | None = field(default=None, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _checked: float = field(default=0.0, init=False)
+    _rules: Snapshot[tuple[DutyRule, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._rules = Snapshot(self.sessions, _version, _load_rules)
 
     def import_bytes(self, data: bytes, *, filename: str, actor: str, actor_id: int | None = None) -> int:
         """Replace the whole duty list with a file's rules (CSV or .xlsx); any bad row → nothing changes."""
@@ -51,7 +49,7 @@ class DutyService:
             session.add_all(_row(rule, now) for rule in parsed.rules)
             record(session, self.clock, action="duty.import", actor=actor, actor_id=actor_id, target=filename,
                    rules=len(parsed.rules))
-        self._rules = None
+        self._rules.forget()
         return len(parsed.rules)
 
     def known(self) -> KnownCodes:
@@ -63,18 +61,17 @@ class DutyService:
         return KnownCodes(categories, units, areas)
 
     def rules(self) -> tuple[DutyRule, ...]:
-        """Every stored rule (cached; another process's import is seen within FRESHNESS_S seconds)."""
-        if self._rules is not None and time.monotonic() - self._checked < FRESHNESS_S:
-            return self._rules
-        with self.sessions() as session:
-            version = session.execute(select(func.count(), func.max(DutyRuleRow.imported_at))).one()
-            with self._lock:
-                if self._rules is None or tuple(version) != self._version:
-                    rows = session.scalars(select(DutyRuleRow).order_by(DutyRuleRow.id)).all()
-                    self._rules = tuple(_rule(r) for r in rows)
-                    self._version = (int(version[0]), version[1])
-                self._checked = time.monotonic()
-                return self._rules
+        """Every stored rule (cached; another process's import is seen within a few seconds)."""
+        return self._rules.get()
+
+
+def _version(session: Session) -> tuple[int, datetime | None]:
+    count, latest = session.execute(select(func.count(), func.max(DutyRuleRow.imported_at))).one()
+    return int(count), latest
+
+
+def _load_rules(session: Session) -> tuple[DutyRule, ...]:
+    return tuple(_rule(r) for r in session.scalars(select(DutyRuleRow).order_by(DutyRuleRow.id)))
 
 
 def _row(rule: DutyRule, now: datetime) -> DutyRuleRow:
