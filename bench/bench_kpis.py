@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from chengyun.areas.tables import AreaRow
 from chengyun.cases.kpis import GroupBy, KpiQuery
-from chengyun.cases.queries import kpis
+from chengyun.cases.rollup import kpis
 from chengyun.cases.tables import CaseRow
 from chengyun.db.engine import make_engine
 from chengyun.db.migrate import upgrade

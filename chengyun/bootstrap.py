@@ -16,6 +16,7 @@ from chengyun.cases.calendar import WorkingCalendar
 from chengyun.cases.deadlines import DeadlinePolicy
 from chengyun.cases.jobs import SweepPolicy, SweepReport, sweep
 from chengyun.cases.live_policies import LivePolicies
+from chengyun.cases.rollup import RefreshReport, refresh
 from chengyun.cases.service import CaseService
 from chengyun.categories.service import CategoryService
 from chengyun.config import Settings
@@ -50,6 +51,17 @@ class Container:
         """One deadline sweep with the configured policy."""
         policy = SweepPolicy(escalate_after_overdue_h=self.settings.sweep_escalate_after_h)
         return sweep(self.cases, self.deadlines, self.clock.now(), policy)
+
+    def refresh_kpis(self, *, full: bool = False) -> RefreshReport:
+        """Bring the daily KPI rollup up to date (only the days whose cases changed, unless `full`)."""
+        now = self.clock.now()
+        offset = now.astimezone(self.settings.tz).utcoffset() or timedelta()
+        with self.sessions.begin() as session:
+            return refresh(session, now, int(offset.total_seconds() // 60), full=full)
+
+    def run_jobs(self) -> tuple[SweepReport, RefreshReport]:
+        """What the scheduler runs each tick: the deadline sweep, then the KPI rollup (which sees its changes)."""
+        return self.run_sweep(), self.refresh_kpis()
 
     def database_ok(self) -> bool:
         """True when the database answers a trivial query."""

@@ -118,12 +118,16 @@ def duty_import(path: Path) -> None:
 @jobs_app.command("run-once")
 @friendly_errors
 def jobs_run_once() -> None:
-    """Run the deadline sweep once: colours, automatic urges and escalations."""
-    report = _container().run_sweep()
+    """Run the scheduled jobs once: the deadline sweep (colours, urges, escalations), then the KPI rollup."""
+    report, rollup = _container().run_jobs()
     typer.echo(translate("cli.sweep_done", _locale(), checked=report.checked, urged=report.urged,
                          escalated=report.escalated, failed=len(report.failed)))
     for line in report.failed:
         typer.echo(f"  - {line}")
+    if rollup.full:
+        typer.echo(translate("cli.kpis_rebuilt", _locale(), rows=rollup.rows))
+    else:
+        typer.echo(translate("cli.kpis_refreshed", _locale(), days=rollup.days, rows=rollup.rows))
 
 
 @users_app.command("create")
@@ -208,7 +212,7 @@ def demo(seed: Annotated[int, typer.Option(help="Generator seed")] = 2026,
     accounts = ensure_demo(container, seed=seed, echo=typer.echo)
     if history_days > 0:
         simulate(container, days=history_days, seed=seed, echo=typer.echo)
-        container.run_sweep()
+        container.run_jobs()
     settings = container.settings
     typer.echo("")
     typer.echo(translate("cli.demo_ready", _locale(), url=f"http://{settings.host}:{settings.port}/login"))
@@ -237,7 +241,7 @@ def _serve(container: Container) -> None:
     from chengyun.web.app import create_app
 
     settings = container.settings
-    scheduler = SweepScheduler(container.run_sweep, settings.sweep_interval_s) if settings.sweep_interval_s else None
+    scheduler = SweepScheduler(container.run_jobs, settings.sweep_interval_s) if settings.sweep_interval_s else None
     if scheduler:
         scheduler.start()
     try:

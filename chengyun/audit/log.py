@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengyun.audit.tables import AuditEventRow
@@ -17,7 +17,7 @@ _INSERT_EVENT = insert(AuditEventRow)
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     clock: Clock,
     *,
     action: str,
@@ -29,7 +29,8 @@ def record(
     **detail: Any,
 ) -> None:
     """Write an audit event in the session's current transaction (a plain INSERT: it is on every case opening)."""
-    session.connection().execute(_INSERT_EVENT, {
+    conn = session.connection() if isinstance(session, Session) else session
+    conn.execute(_INSERT_EVENT, {
         "at": clock.now(), "actor": actor, "actor_id": actor_id, "action": action, "outcome": outcome,
         "target": target, "ip": ip, "detail": detail,
     })

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from chengyun.auth.model import Principal, Role
 from chengyun.cases.kpis import KpiQuery, KpiReport, KpiRow, parse_group, parse_range
-from chengyun.cases.queries import kpis
+from chengyun.cases.rollup import kpis
 from chengyun.errors import Forbidden
 from chengyun.web.deps import AppContainer, CurrentPrincipal
 

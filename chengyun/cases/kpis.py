@@ -7,7 +7,8 @@ The cohort is every case in the caller's scope reported in [start, end). Definit
 - resolution rate: state closed or followed_up / state registered or later, excluding rejected and merged
 - satisfaction rate: rating satisfied or basically_satisfied / rated
 - return rate: returns > 0 / dispatched
-- repeat-report rate: the phone hash is on more than one case of the cohort / cases with a phone hash
+- repeat-report rate (一人多诉): the reporter (phone hash) had another case in the REPEAT_WINDOW before this one /
+  cases with a phone hash (a per-case flag set when the case is opened, so the rate adds up over days)
 - average claim hours: claimed_at - dispatched_at; average handling hours: closed_at - dispatched_at
 - closed share per handling level: closed cases at that level / closed cases (closed_at set)
 
@@ -17,7 +18,7 @@ A rate whose denominator is 0 is None, never 0.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from chengyun.shared.handling import HandlingLevel
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 732  # two years (and a leap day) at most in one query
+REPEAT_WINDOW = timedelta(days=30)
 
 
 class GroupBy(StrEnum):
@@ -86,6 +88,17 @@ class KpiQuery:
     end: datetime
     unit_code: str | None = None
     utc_offset_minutes: int = 0  # local time = UTC + offset, for the period buckets
+
+    @property
+    def local_days(self) -> tuple[date, date]:
+        """The window as local dates [first, last)."""
+        offset = timedelta(minutes=self.utc_offset_minutes)
+        return (self.start + offset).date(), (self.end + offset).date()
+
+    def from_day(self, day: date) -> KpiQuery:
+        """The same query with its window starting at local `day` instead."""
+        start = datetime.combine(day, time(), UTC) - timedelta(minutes=self.utc_offset_minutes)
+        return replace(self, start=max(self.start, start))
 
     @classmethod
     def local(cls, scope_path: str, group: GroupBy, first: date, last: date, tz: ZoneInfo,
@@ -182,8 +195,11 @@ class KpiReport:
 
 
 def report(query: KpiQuery, groups: Iterable[tuple[str | None, KpiCounts]]) -> KpiReport:
-    """Rows and total from per-group counts (a handful of groups, never one per case)."""
-    ordered = sorted(groups, key=lambda g: (g[0] is None, g[0] or ""))
+    """Rows and total from per-group counts (a handful of groups, never one per case); equal keys add up."""
+    merged: dict[str | None, KpiCounts] = {}
+    for key, counts in groups:
+        merged[key] = merged[key] + counts if key in merged else counts
+    ordered = sorted(merged.items(), key=lambda g: (g[0] is None, g[0] or ""))
     total = KpiCounts()
     for _, counts in ordered:
         total = total + counts

@@ -1,14 +1,17 @@
-"""Read-side queries of the loop: the KPI aggregates, one GROUP BY per request, on SQLite and PostgreSQL."""
+"""Read-side queries of the loop: the KPI aggregates straight from the cases, on SQLite and PostgreSQL.
+
+`measures` is the one definition of the counts; the daily rollup (`cases.rollup`) stores the same expressions.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, extract, func, literal_column, null, select
+from sqlalchemy import ColumnElement, Select, and_, case, extract, func, literal_column, null, select, true
 from sqlalchemy.orm import Session
 
-from chengyun.cases.kpis import CLOSED_LEVELS, GroupBy, KpiCounts, KpiQuery, KpiReport, report
+from chengyun.cases.kpis import CLOSED_LEVELS, GroupBy, KpiCounts, KpiQuery
 from chengyun.cases.model import CaseState, Rating
 from chengyun.cases.tables import CaseRow
 
@@ -35,7 +38,7 @@ def _hours(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
     return extract("epoch", later - earlier) / 3600.0
 
 
-def _bucket(dialect: str, group: GroupBy, offset_minutes: int) -> ColumnElement[str]:
+def local_bucket(dialect: str, group: GroupBy, offset_minutes: int) -> ColumnElement[str]:
     """The first local date of reported_at's day, ISO week (Monday) or month, as YYYY-MM-DD text."""
     if dialect == "sqlite":
         shifted = func.datetime(CaseRow.reported_at, f"{offset_minutes:+d} minutes")
@@ -52,7 +55,7 @@ def _key(dialect: str, query: KpiQuery) -> Any:
     """The grouping expression (a column, a prefix, or a local period bucket)."""
     group = query.group
     if group.is_period:
-        return _bucket(dialect, group, query.utc_offset_minutes)
+        return local_bucket(dialect, group, query.utc_offset_minutes)
     if group == GroupBy.CLASS:
         return func.substr(CaseRow.category_code, 1, 2)
     column = {GroupBy.COMMUNITY: CaseRow.community_code, GroupBy.LEVEL: CaseRow.handling_level,
@@ -71,21 +74,15 @@ def _avg_parts(hours: ColumnElement[Any], *present: Any) -> tuple[ColumnElement[
     return _count(both), func.sum(case((both, hours), else_=null()))
 
 
-def kpi_statement(dialect: str, query: KpiQuery) -> Select[Any]:
-    """One aggregate over the cohort, grouped by the query's key; repeat reporters via a hash-count join."""
-    cohort = _cohort(query)
-    phones = (select(CaseRow.reporter_phone_hash.label("h"), func.count().label("n"))
-              .where(*cohort, CaseRow.reporter_phone_hash.is_not(None))
-              .group_by(CaseRow.reporter_phone_hash).subquery("phones"))
-    key = _key(dialect, query).label("k")
+def measures(dialect: str) -> list[ColumnElement[Any]]:
+    """The additive counts behind every KPI, labelled as `KpiCounts` fields (closed_<level> per level)."""
     dispatched = CaseRow.dispatched_at.is_not(None)
     closed = CaseRow.closed_at.is_not(None)
     claim = _avg_parts(_hours(dialect, CaseRow.claimed_at, CaseRow.dispatched_at),
                        CaseRow.claimed_at, CaseRow.dispatched_at)
     handling = _avg_parts(_hours(dialect, CaseRow.closed_at, CaseRow.dispatched_at),
                           CaseRow.closed_at, CaseRow.dispatched_at)
-    columns: list[ColumnElement[Any]] = [
-        key,
+    return [
         func.count().label("cases"),
         _count(dispatched).label("dispatched"),
         _count(and_(dispatched, CaseRow.claimed_at <= CaseRow.claim_due)).label("responded"),
@@ -98,19 +95,22 @@ def kpi_statement(dialect: str, query: KpiQuery) -> Select[Any]:
         _count(CaseRow.rating.in_(SATISFIED)).label("satisfied"),
         _count(and_(dispatched, CaseRow.returns > 0)).label("returned"),
         _count(CaseRow.reporter_phone_hash.is_not(None)).label("with_phone"),
-        _count(phones.c.n > 1).label("repeated"),
-        claim[0].label("claim_n"), claim[1].label("claim_hours"),
-        handling[0].label("handling_n"), handling[1].label("handling_hours"),
+        _count(CaseRow.repeat_report == true()).label("repeated"),
+        claim[0].label("claim_n"), func.coalesce(claim[1], 0.0).label("claim_hours"),
+        handling[0].label("handling_n"), func.coalesce(handling[1], 0.0).label("handling_hours"),
         *(_count(and_(closed, CaseRow.handling_level == lv)).label(f"closed_{lv}") for lv in CLOSED_LEVELS),
     ]
-    return (select(*columns)
-            .select_from(CaseRow)
-            .outerjoin(phones, phones.c.h == CaseRow.reporter_phone_hash)
-            .where(*cohort)
+
+
+def kpi_statement(dialect: str, query: KpiQuery) -> Select[Any]:
+    """One aggregate over the cohort, grouped by the query's key."""
+    return (select(_key(dialect, query).label("k"), *measures(dialect))
+            .where(*_cohort(query))
             .group_by(literal_column("k")))  # the alias: constants in the key are bound parameters
 
 
-def _counts(row: Any) -> KpiCounts:
+def counts_of(row: Any) -> KpiCounts:
+    """KpiCounts from a row labelled like `measures`."""
     m = row._mapping
     ints = ("cases", "dispatched", "responded", "closed", "closed_with_due", "closed_on_time", "eligible",
             "resolved", "rated", "satisfied", "returned", "with_phone", "repeated", "claim_n", "handling_n")
@@ -119,9 +119,8 @@ def _counts(row: Any) -> KpiCounts:
                      closed_by_level={lv: int(m[f"closed_{lv}"] or 0) for lv in CLOSED_LEVELS})
 
 
-def kpis(session: Session, query: KpiQuery) -> KpiReport:
-    """The KPI report of one query: rows per group (only groups that have cases) and their total."""
-    dialect = session.get_bind().dialect.name
-    rows = session.execute(kpi_statement(dialect, query)).all()
-    return report(query, ((None if r.k is None else str(r.k), _counts(r)) for r in rows))
+def live_groups(session: Session, query: KpiQuery) -> list[tuple[str | None, KpiCounts]]:
+    """Per-group counts straight from the cases table."""
+    rows = session.execute(kpi_statement(session.get_bind().dialect.name, query)).all()
+    return [(None if r.k is None else str(r.k), counts_of(r)) for r in rows]
 

@@ -34,6 +34,8 @@ _CASES: Table = CaseRow.__table__  # type: ignore[assignment]  # declared tables
 _BY_NUMBER = select(_CASES).where(_CASES.c.number == bindparam("number"))
 _BY_EXTERNAL = select(_CASES).where(_CASES.c.external_system == bindparam("system"),
                                     _CASES.c.external_id == bindparam("external_id"))
+_REPORTED_SINCE = (select(_CASES.c.id).where(_CASES.c.reporter_phone_hash == bindparam("hash"),
+                                             _CASES.c.reported_at >= bindparam("since")).limit(1))
 _INSERT_CASE = insert(_CASES).returning(_CASES.c.id)
 _SET_NUMBER = update(_CASES).where(_CASES.c.id == bindparam("_id")).values(number=bindparam("number"))
 _WRITE_STEP = (update(_CASES).where(_CASES.c.id == bindparam("_id"), _CASES.c.version == bindparam("_expected"))
@@ -73,6 +75,13 @@ def by_external(conn: Connection, system: str | None, external_id: str | None) -
     return detached(found._mapping) if found is not None else None
 
 
+def reported_since(conn: Connection, phone_hash: str | None, since: datetime) -> bool:
+    """True when a case with this reporter's phone hash was reported at or after `since` (一人多诉)."""
+    if phone_hash is None:
+        return False
+    return conn.execute(_REPORTED_SINCE, {"hash": phone_hash, "since": since}).first() is not None
+
+
 def insert_case(conn: Connection, row: CaseRow, number_of: Callable[[int], str]) -> CaseRow:
     """Store a new case row and give it its number, which is made from the id the database assigns."""
     values = {c.key: value for c in _CASES.columns if c.key != "id" and (value := getattr(row, c.key)) is not None}
@@ -109,7 +118,7 @@ def new_row(new: Any, category: CategoryFacts, chain: tuple[AreaRef, ...], lon: 
         reporter_phone_hash=reporter["hash"], reporter_phone_encrypted=reporter["encrypted"],
         reporter_phone_masked=reporter["masked"], external_system=new.external_system,
         external_id=new.external_id, reported_at=now, pauses=[], updated_at=now, returns=0, escalations=0,
-        urges=0, self_handled=False, deadline_level="green",
+        urges=0, self_handled=False, deadline_level="green", repeat_report=False,
     )
 
 

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengyun.areas.service import AreaService
 from chengyun.audit import AuditLog, record
 from chengyun.auth.model import Principal, Role
 from chengyun.cases import repository as repo
+from chengyun.cases.kpis import REPEAT_WINDOW
 from chengyun.cases.model import Action, Actor, Case, CaseState, Guards, Request, Source, decide, evolve
 from chengyun.cases.policies import CategoryFacts, LoopPolicies
 from chengyun.cases.tables import CaseRow, TimelineRow
@@ -64,6 +65,7 @@ class CaseService:
 
     def __post_init__(self) -> None:
         self._tz = ZoneInfo(self.timezone)
+        self._engine: Engine = self.sessions.kw["bind"]
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -75,14 +77,14 @@ class CaseService:
         lon, lat = to_wgs84(new.lon, new.lat, new.crs)
         now = self.clock.now()
         day = f"{self.number_prefix}-{now.astimezone(self._tz):%Y%m%d}"
-        with self.sessions.begin() as session:
-            conn = session.connection()
+        with self._engine.begin() as conn:
             existing = repo.by_external(conn, new.external_system, new.external_id)
             if existing is not None:
                 return existing
-            row = repo.insert_case(conn, repo.new_row(new, category, chain, lon, lat, now, self._reporter(new)),
-                                   lambda case_id: f"{day}-{case_id:06d}")
-            record(session, self.clock, action="cases.open", actor=principal.username, actor_id=principal.user_id,
+            row = repo.new_row(new, category, chain, lon, lat, now, self._reporter(new))
+            row.repeat_report = repo.reported_since(conn, row.reporter_phone_hash, now - REPEAT_WINDOW)
+            repo.insert_case(conn, row, lambda case_id: f"{day}-{case_id:06d}")
+            record(conn, self.clock, action="cases.open", actor=principal.username, actor_id=principal.user_id,
                    target=row.number, source=new.source.value, category=category.code)
         return row
 
@@ -98,8 +100,7 @@ class CaseService:
 
     def _act(self, principal: Principal, number: str, request: Request, version: int | None) -> CaseRow:
         now = self.clock.now()
-        with self.sessions.begin() as session:
-            conn = session.connection()
+        with self._engine.begin() as conn:
             row = self._visible(conn, principal, number)
             if version is not None and version != row.version:
                 raise Conflict("cases.changed", number=number, expected=version, current=row.version)

@@ -67,8 +67,10 @@ class CaseRow(Base):
     escalations: Mapped[int] = mapped_column(Integer, default=0)
     urges: Mapped[int] = mapped_column(Integer, default=0)
     self_handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the same reporter (phone hash) had another case within REPEAT_WINDOW before this one (一人多诉)
+    repeat_report: Mapped[bool] = mapped_column(Boolean, default=False)
     deadline_level: Mapped[str] = mapped_column(String(8), default="green")
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # the KPI rollup's dirty days
 
 
 class TimelineRow(Base):
@@ -90,3 +92,54 @@ class TimelineRow(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class KpiDailyRow(Base):
+    """Additive KPI counts of the cases reported on one local day, per place and one grain's key.
+
+    Grains: `level` (handling level; also serves community, period and total), `unit` (lead unit), `class`
+    (category class). `place_code` is the case's community, or its own area when it has none; scope filters join
+    it to the area tree. Maintained by `cases.rollup`; never edited by hand.
+    """
+
+    __tablename__ = "case_kpi_daily"
+    __table_args__ = (Index("ix_case_kpi_daily_grain_day", "grain", "day", "place_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))  # local date YYYY-MM-DD of reported_at
+    grain: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str | None] = mapped_column(String(40))
+    place_code: Mapped[str] = mapped_column(String(18))
+    community_code: Mapped[str | None] = mapped_column(String(18))
+    cases: Mapped[int] = mapped_column(Integer)
+    dispatched: Mapped[int] = mapped_column(Integer)
+    responded: Mapped[int] = mapped_column(Integer)
+    closed: Mapped[int] = mapped_column(Integer)
+    closed_with_due: Mapped[int] = mapped_column(Integer)
+    closed_on_time: Mapped[int] = mapped_column(Integer)
+    eligible: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[int] = mapped_column(Integer)
+    rated: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+    returned: Mapped[int] = mapped_column(Integer)
+    with_phone: Mapped[int] = mapped_column(Integer)
+    repeated: Mapped[int] = mapped_column(Integer)
+    claim_n: Mapped[int] = mapped_column(Integer)
+    claim_hours: Mapped[float] = mapped_column(Float)
+    handling_n: Mapped[int] = mapped_column(Integer)
+    handling_hours: Mapped[float] = mapped_column(Float)
+    closed_property: Mapped[int] = mapped_column(Integer)
+    closed_community: Mapped[int] = mapped_column(Integer)
+    closed_street: Mapped[int] = mapped_column(Integer)
+    closed_district: Mapped[int] = mapped_column(Integer)
+    closed_city: Mapped[int] = mapped_column(Integer)
+
+
+class KpiRollupStateRow(Base):
+    """When the rollup last refreshed (one row): days before that local day are read from the rollup."""
+
+    __tablename__ = "case_kpi_rollup_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    utc_offset_minutes: Mapped[int] = mapped_column(Integer)

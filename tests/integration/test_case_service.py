@@ -103,6 +103,24 @@ def test_a_case_goes_round_the_whole_loop(loop: tuple[CaseService, dict[str, Pri
     assert case.handling_due is not None and case.claimed_at is not None
 
 
+def test_a_reporter_with_a_case_in_the_last_30_days_is_a_repeat_report(
+    loop: tuple[CaseService, dict[str, Principal]],
+) -> None:
+    service, p = loop
+    clock = service.clock
+    assert isinstance(clock, FixedClock)
+    first = _open(service, p["op"])
+    clock.advance(timedelta(days=29))
+    again = _open(service, p["op"], point=SJN_POINT)  # another place, the same phone: 一人多诉
+    other = service.open(p["op"], NewCase(Source.GRID, "0101", "路灯不亮", *YIHU_POINT, reporter_phone="13900000000"))
+    anonymous = service.open(p["op"], NewCase(Source.GRID, "0101", "路灯不亮", *YIHU_POINT))
+    clock.advance(timedelta(days=31))
+    much_later = _open(service, p["op"])  # the last one was 31 days ago
+    assert [r.repeat_report for r in (first, again, other, anonymous, much_later)] == [False, True, False, False,
+                                                                                       False]
+    assert service.get(p["op"], again.number)[0].repeat_report is True
+
+
 def test_handlers_see_their_units_cases_and_others_get_not_found(
     loop: tuple[CaseService, dict[str, Principal]],
 ) -> None:

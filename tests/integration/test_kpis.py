@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from chengyun.areas.tables import AreaRow
 from chengyun.auth import api as auth_api
 from chengyun.auth.model import Role
 from chengyun.bootstrap import Container, bootstrap
 from chengyun.cases import kpi_api
-from chengyun.cases.kpis import GroupBy, KpiQuery, KpiReport, KpiRow
-from chengyun.cases.queries import kpis
+from chengyun.cases.kpis import GroupBy, KpiCounts, KpiQuery, KpiReport, KpiRow
+from chengyun.cases.rollup import kpis
 from chengyun.cases.tables import CaseRow
 from chengyun.config import Settings
 from chengyun.org.tables import UnitRow
@@ -79,13 +79,14 @@ def cases(kc: Container) -> Container:
     b0 = T0 + D + H  # B: yihu, street level, claimed late (4 h), closed late (30 h), returned once, phone p1
     add_case(kc, y, T0 + D, state="followed_up", category="0102", level="street",
              **dispatched(b0, 2 * H, D, "cg"), claimed_at=b0 + 4 * H, closed_at=b0 + 30 * H,
-             rating="unsatisfied", returns=1, reporter_phone_hash="p1")
+             rating="unsatisfied", returns=1, reporter_phone_hash="p1", repeat_report=True)  # A came before
     c0 = T0 + 2 * D + 2 * H  # C: sjn, dispatched, not claimed, phone p2
     add_case(kc, s, T0 + 2 * D, state="dispatched", category="0201", **dispatched(c0, 2 * H, 5 * D, "sjn-jwh"),
-             reporter_phone_hash="p2")
+             reporter_phone_hash="p2", repeat_report=True)  # G came before
     add_case(kc, s, T0 + 7 * D, state="rejected", category="0201")  # D
     add_case(kc, s, T0 + 8 * D, state="closed", category="0202", level="property",  # E: self-handled, phone p3
-             closed_at=T0 + 8 * D + H / 2, self_handled=True, reporter_phone_hash="p3")
+             closed_at=T0 + 8 * D + H / 2, self_handled=True, reporter_phone_hash="p3",
+             repeat_report=True)  # F came 21 days before
     # G: street-level, 01:00 on 11-02 in Shanghai but still Sunday 11-01 in UTC; phone p2
     add_case(kc, STREET, datetime(2026, 11, 1, 17, 0, tzinfo=UTC), level="street", reporter_phone_hash="p2")
     add_case(kc, y, T0, state="merged", merged_into="T-000001")  # H
@@ -114,7 +115,7 @@ def test_total_has_every_kpi_exactly(cases: Container) -> None:
     assert t.resolution_rate == pytest.approx(3 / 5)
     assert t.satisfaction_rate == pytest.approx(0.5)
     assert t.return_rate == pytest.approx(1 / 3)
-    assert t.repeat_report_rate == pytest.approx(4 / 5)  # p1 twice, p2 twice; p3's other case is outside the period
+    assert t.repeat_report_rate == pytest.approx(3 / 5)  # B, C and E had an earlier case of the same phone
     assert t.avg_claim_hours == pytest.approx(2.5)
     assert t.avg_handling_hours == pytest.approx(20.0)
     assert t.closed_share_by_level == pytest.approx(
@@ -127,10 +128,10 @@ def test_by_community_with_empty_denominators_as_none(cases: Container) -> None:
     yihu, sjn, street = rows[YIHU], rows[SJN], rows[None]
     assert (yihu.counts.cases, yihu.response_rate, yihu.on_time_closure_rate) == (3, 0.5, 0.5)
     assert yihu.resolution_rate == 1.0
-    assert (yihu.satisfaction_rate, yihu.return_rate, yihu.repeat_report_rate) == (0.5, 0.5, 1.0)
+    assert (yihu.satisfaction_rate, yihu.return_rate, yihu.repeat_report_rate) == (0.5, 0.5, 0.5)
     assert yihu.avg_claim_hours == pytest.approx(2.5) and yihu.avg_handling_hours == pytest.approx(20.0)
     assert (sjn.counts.cases, sjn.response_rate, sjn.on_time_closure_rate, sjn.resolution_rate) == (3, 0.0, None, 0.5)
-    assert (sjn.satisfaction_rate, sjn.return_rate, sjn.repeat_report_rate) == (None, 0.0, 0.5)
+    assert (sjn.satisfaction_rate, sjn.return_rate, sjn.repeat_report_rate) == (None, 0.0, 1.0)
     assert sjn.avg_claim_hours is None and sjn.avg_handling_hours is None
     assert sjn.closed_share_by_level["property"] == 1.0
     assert (street.counts.cases, street.response_rate, street.return_rate) == (1, None, None)
@@ -168,7 +169,8 @@ def test_scope_and_unit_restrict_the_cohort(cases: Container) -> None:
         sjn_path = session.scalar(select(AreaRow.path).where(AreaRow.code == SJN))
     sjn = run(cases, GroupBy.COMMUNITY, scope=sjn_path or "")
     assert [r.key for r in sjn.rows] == [SJN]
-    assert sjn.total.repeat_report_rate == 0.0  # G (p2) is outside a community operator's scope
+    # C repeats G although G lies outside a community operator's scope: the flag belongs to the case
+    assert sjn.total.repeat_report_rate == 1.0
     cg = run(cases, GroupBy.LEVEL, scope="/nowhere", unit="cg")
     assert [(r.key, r.counts.cases) for r in cg.rows] == [("street", 1)]
     assert cg.total.avg_claim_hours == pytest.approx(4.0)
@@ -178,6 +180,58 @@ def test_no_cases_gives_no_rows_and_none_rates(kc: Container) -> None:
     result = run(kc, GroupBy.DAY)
     assert result.rows == () and result.total.counts.cases == 0
     assert result.total.response_rate is None and result.total.avg_claim_hours is None
+
+
+def summary(result: KpiReport) -> list[tuple[str | None, KpiCounts]]:
+    return [(r.key, r.counts) for r in result.rows] + [(None, result.total.counts)]
+
+
+@pytest.mark.parametrize("group", [g for g in GroupBy if g != GroupBy.CATEGORY])
+def test_rollup_answers_exactly_like_the_cases_table(cases: Container, group: GroupBy) -> None:
+    with cases.sessions() as session:
+        sjn_path = session.scalar(select(AreaRow.path).where(AreaRow.code == SJN)) or ""
+    live = [summary(run(cases, group)), summary(run(cases, group, scope=sjn_path))]
+    report = cases.refresh_kpis()
+    assert report.full and report.rows > 0
+    assert [summary(run(cases, group)), summary(run(cases, group, scope=sjn_path))] == live
+    with cases.sessions.begin() as session:  # the answer now comes from the rollup alone
+        session.execute(delete(CaseRow))
+    assert [summary(run(cases, group)), summary(run(cases, group, scope=sjn_path))] == live
+
+
+def test_refresh_rebuilds_only_the_days_whose_cases_changed(cases: Container) -> None:
+    cases.refresh_kpis()
+    before = run(cases, GroupBy.COMMUNITY).total
+    with cases.sessions.begin() as session:  # C is claimed in time, as a step would write it
+        c = session.scalars(select(CaseRow).where(CaseRow.state == "dispatched")).one()
+        c.claimed_at, c.state, c.updated_at = T0 + 2 * D + 3 * H, "claimed", NOW
+    stale = run(cases, GroupBy.COMMUNITY).total
+    assert stale.counts == before.counts  # past days come from the rollup until it refreshes
+    report = cases.refresh_kpis()
+    assert (report.full, report.days) == (False, 1)
+    after = run(cases, GroupBy.COMMUNITY).total
+    assert after.counts.responded == before.counts.responded + 1 and after.response_rate == pytest.approx(2 / 3)
+
+
+def test_todays_cases_are_live_after_a_refresh(cases: Container) -> None:
+    cases.refresh_kpis()
+    add_case(cases, YIHU + "001", NOW + H, reporter_phone_hash="p9")  # reported after the refresh, today
+    with cases.sessions() as session:
+        path = session.scalar(select(AreaRow.path).where(AreaRow.code == STREET)) or ""
+    query = KpiQuery.local(path, GroupBy.DAY, date(2026, 11, 2), date(2026, 11, 24), cases.settings.tz)
+    with cases.sessions() as session:
+        result = kpis(session, query)
+    assert by_key(result)["2026-11-23"].counts.cases == 1 and result.total.counts.cases == 8
+
+
+def test_scopes_below_a_community_and_handlers_read_the_cases_table(cases: Container) -> None:
+    grid = YIHU + "001"
+    with cases.sessions() as session:
+        grid_path = session.scalar(select(AreaRow.path).where(AreaRow.code == grid)) or ""
+    live = summary(run(cases, GroupBy.LEVEL, scope=grid_path)), summary(run(cases, GroupBy.LEVEL, "/x", "cg"))
+    cases.refresh_kpis()
+    assert (summary(run(cases, GroupBy.LEVEL, scope=grid_path)), summary(run(cases, GroupBy.LEVEL, "/x", "cg"))) == live
+    assert live[0][-1][1].cases == 3 and live[1][-1][1].cases == 1
 
 
 @pytest.fixture
