@@ -39,8 +39,9 @@ def report_json(result: KpiReport, first: str, last: str) -> dict[str, Any]:
             "rows": [row_json(r) for r in result.rows], "total": row_json(result.total)}
 
 
-def _query_for(principal: Principal, group: str | None, start: str | None, end: str | None,
-               container: AppContainer) -> tuple[KpiQuery, str, str]:
+def query_for(principal: Principal, group: str | None, start: str | None, end: str | None,
+              container: AppContainer) -> tuple[KpiQuery, str, str]:
+    """The caller's query (scope; a handler's unit) and its local [from, to) dates; residents are refused."""
     if principal.role == Role.RESIDENT:
         raise Forbidden("kpis.role_not_allowed", role=principal.role.value)
     kind = parse_group(group)
@@ -57,7 +58,7 @@ def get_kpis(principal: CurrentPrincipal, container: AppContainer,
              start: Annotated[str | None, Query(alias="from", description="local date YYYY-MM-DD")] = None,
              end: Annotated[str | None, Query(alias="to", description="local date YYYY-MM-DD, exclusive")] = None,
              ) -> dict[str, Any]:
-    query, first, last = _query_for(principal, group, start, end, container)
+    query, first, last = query_for(principal, group, start, end, container)
     with container.sessions() as session:
         result = kpis(session, query)
     return report_json(result, first, last)

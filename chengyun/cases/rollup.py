@@ -11,7 +11,7 @@ handler's own unit, single category items, a scope below the community) read the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -179,3 +179,22 @@ def kpis(session: Session, query: KpiQuery) -> KpiReport:
     if until < last:
         groups += live_groups(session, query.from_day(until))
     return report(query, groups)
+
+
+@dataclass(frozen=True, slots=True)
+class KpiOverview:
+    """What the KPI page shows: by place (or category class for a unit), by handling level, by day."""
+
+    by_place: KpiReport
+    by_level: KpiReport
+    by_day: KpiReport
+    rolled_up_at: datetime | None  # past days are as of this refresh (None: everything was read live)
+
+
+def overview(session: Session, query: KpiQuery) -> KpiOverview:
+    """The KPI page's three reports for one scope and window (the query's own group is ignored)."""
+    place = GroupBy.CLASS if query.unit_code else GroupBy.COMMUNITY
+    state = session.get(KpiRollupStateRow, STATE_ID)
+    return KpiOverview(kpis(session, replace(query, group=place)), kpis(session, replace(query, group=GroupBy.LEVEL)),
+                       kpis(session, replace(query, group=GroupBy.DAY)),
+                       state.refreshed_at if state is not None and _covered_until(session, query) else None)

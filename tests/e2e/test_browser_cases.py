@@ -55,3 +55,22 @@ def test_operator_registers_and_dispatches_a_case_from_its_page(server: tuple[st
     assert "待签收" in page.locator(f"tr[data-number='{number}']").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "case-queue.png"))
     page.close()
+
+
+def test_kpi_page_shows_the_same_numbers_as_the_api_and_draws_the_trend(server: tuple[str, dict[str, str]],
+                                                                        browser: object) -> None:
+    base, passwords = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")  # type: ignore[attr-defined]
+    sign_in(page, base, "operator", passwords["operator"])
+    page.evaluate(OPEN_CASE)
+    api = page.evaluate("async () => (await (await fetch('/api/kpis')).json()).total")
+    assert api["counts"]["cases"] >= 1
+    page.goto(f"{base}/kpis")
+    assert page.inner_text("h1").startswith("绩效考核")
+    assert page.inner_text("[data-kpi=cases] .v") == str(api["counts"]["cases"])
+    assert "响应率" in page.inner_text("[data-testid=kpi-cards]")
+    page.wait_for_selector("#kpi-trend[data-ready='1'] canvas")
+    assert page.locator("[data-testid=kpi-places] tr[data-key]").count() >= 1
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "kpi-page.png"), full_page=True)
+    page.close()

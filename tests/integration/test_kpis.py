@@ -292,3 +292,37 @@ def test_http_residents_and_anonymous_callers_are_refused(client: TestClient) ->
     login(client, "resident1")
     response = client.get("/api/kpis")
     assert response.status_code == 403 and response.json()["error"]["code"] == "kpis.role_not_allowed"
+
+
+@pytest.fixture
+def web(cases: Container) -> TestClient:
+    from chengyun.web.app import create_app
+
+    return TestClient(create_app(cases))
+
+
+def test_kpi_page_shows_the_totals_and_a_row_per_community(web: TestClient) -> None:
+    login(web, "street_op")
+    page = web.get("/kpis", params={"start": "2026-11-02", "end": "2026-11-16"})
+    assert page.status_code == 200 and "绩效考核" in page.text
+    html = page.text
+    assert 'data-kpi="cases"><div class="v">7</div>' in html
+    assert 'data-kpi="response_rate"><div class="v">33.3%</div>' in html  # 1 of 3 dispatched claimed in time
+    assert 'data-kpi="repeat_report_rate"><div class="v">60.0%</div>' in html
+    assert f'data-key="{YIHU}"' in html and f'data-key="{SJN}"' in html and 'data-key=""' in html
+    assert '"cases": [' in html and "2026-11-02" in html  # the trend's data for the chart
+
+
+def test_kpi_page_for_a_unit_groups_by_category_class_and_presets_work(web: TestClient, cases: Container) -> None:
+    login(web, "cg_h")
+    html = web.get("/kpis", params={"days": 30}).text
+    assert "分事件大类" in html and 'data-key="01"' in html
+    cases.refresh_kpis()
+    login(web, "street_op")
+    assert "往日数据截至" in web.get("/kpis", params={"days": 30}).text
+
+
+def test_kpi_page_refuses_a_bad_period_with_the_reason(web: TestClient) -> None:
+    login(web, "street_op")
+    response = web.get("/kpis", params={"start": "2026-11-16", "end": "2026-11-02"})
+    assert response.status_code == 422 and "统计区间无效：2026-11-16 至 2026-11-02" in response.text
