@@ -1,10 +1,13 @@
-"""KPI query time on SQLite: the community-grouped report for a 30-day and a 365-day window, at N/10 and N cases.
+"""KPI page time: the three reports of the KPI page (by community, by level, by day) at N/10 and N cases.
 
-Run: .venv/bin/python bench/bench_kpis.py [--cases 1000000] [--index]
-Fills a migrated SQLite file in a temp dir with cases spread uniformly over the two years before "now" across
-the demo street's 18 communities (bulk insert, no real demo), first N/10 then the rest, and times the street
-operator's query (scope = the street) and a community operator's (scope = one community). With --index it
-repeats each measurement after creating candidate indexes ad hoc, so both figures come from the same data.
+Run: .venv/bin/python bench/bench_kpis.py [--cases 1000000] [--postgres URL]
+Fills a migrated database (a SQLite file in a temp dir, or a throwaway PostgreSQL schema) with cases spread
+uniformly over the two years before "now" across the demo street's 18 communities (bulk insert, no real demo),
+first N/10 then the rest. For each size it times, in the same run:
+  - the page read live from the cases table (the baseline: no rollup yet),
+  - a full rollup build, then the page read from the rollup (past days) plus today live,
+  - an incremental refresh after 1,000 of today's cases changed, and the page again.
+Scopes: the street operator's (the whole street) and a community operator's; windows of 30 and 365 days.
 """
 
 from __future__ import annotations
@@ -16,18 +19,19 @@ import random
 import statistics
 import tempfile
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, create_engine, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from chengyun.areas.tables import AreaRow
 from chengyun.cases.kpis import GroupBy, KpiQuery
-from chengyun.cases.rollup import kpis
-from chengyun.cases.tables import CaseRow
+from chengyun.cases.rollup import overview, refresh
+from chengyun.cases.tables import CaseRow, KpiDailyRow, KpiRollupStateRow
 from chengyun.db.engine import make_engine
 from chengyun.db.migrate import upgrade
 
@@ -40,14 +44,7 @@ LEVELS = ["property", "community", "community", "street", "street", "district", 
 STATES = ["registered", "dispatched", "claimed", "handling", "closed", "followed_up", "followed_up", "rejected"]
 RATINGS = ["satisfied", "satisfied", "basically_satisfied", "unsatisfied"]
 CASES = CaseRow.metadata.tables["cases"]
-# candidate: ix_cases_reported_at widened to (reported_at, area_path, reporter_phone_hash): SQLite then tests
-# the scope prefix inside the index and reads the repeat-reporter pass from the index alone
-WIDE = "CREATE INDEX ix_cases_reported_at ON cases (reported_at, area_path, reporter_phone_hash)"
-NARROW = "CREATE INDEX ix_cases_reported_at ON cases (reported_at)"
-CANDIDATES: dict[str, tuple[list[str], list[str]]] = {
-    "ix_cases_reported_at widened": (["DROP INDEX ix_cases_reported_at", WIDE],
-                                     ["DROP INDEX ix_cases_reported_at", NARROW]),
-}
+OFFSET = 480  # Asia/Shanghai, minutes east of UTC
 
 
 def seed_areas(engine: Engine) -> None:
@@ -72,6 +69,7 @@ def fake_case(n: int, rnd: random.Random, phones: int) -> dict[str, Any]:
         "area_code": community, "area_path": f"{STREET_PATH}{community}/", "community_code": community,
         "handling_level": rnd.choice(LEVELS), "reported_at": reported, "updated_at": reported,
         "reporter_phone_hash": f"{rnd.randrange(phones):016x}" if rnd.random() < 0.7 else None,
+        "repeat_report": rnd.random() < 0.2,
         "lead_unit": None, "dispatched_at": None, "claim_due": None, "handling_due": None, "claimed_at": None,
         "closed_at": None, "rating": None, "returns": 0,
     }
@@ -97,44 +95,62 @@ def fill(engine: Engine, start: int, stop: int, phones: int, chunk: int = 20_000
         rows = [fake_case(n, rnd, phones) for n in range(lo, min(lo + chunk, stop))]
         with Session(engine) as session, session.begin():
             session.execute(insert(CASES), rows)  # Core executemany: the ORM path goes row by row
-    with engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
+    analyse(engine)
     return time.perf_counter() - began
 
 
 def timed(engine: Engine, scope: str, days: int, repeat: int) -> tuple[float, int]:
-    """Median seconds of the community-grouped report over the last `days` local days, and its case count."""
+    """Median seconds of the KPI page's reports over the last `days` local days, and the cases counted."""
     last = NOW.astimezone(TZ).date() + timedelta(days=1)
     query = KpiQuery.local(scope, GroupBy.COMMUNITY, last - timedelta(days=days), last, TZ)
     times, cases = [], 0
     for _ in range(repeat):
         began = time.perf_counter()
         with Session(engine) as session:
-            result = kpis(session, query)
+            result = overview(session, query)
         times.append(time.perf_counter() - began)
-        cases = result.total.counts.cases
+        cases = result.by_place.total.counts.cases
     return statistics.median(times), cases
 
 
-def measure(engine: Engine, n: int, repeat: int, with_index: bool) -> None:
-    """Print the four timings as migrated, then (with --index) with each candidate applied and undone."""
-    variants: list[tuple[str, list[str], list[str]]] = [("as migrated", [], [])]
-    if with_index:
-        variants += [(name, up, down) for name, (up, down) in CANDIDATES.items()]
-    for label, up, down in variants:
-        _ddl(engine, up)
-        for who, scope in (("street", STREET_PATH), ("community", f"{STREET_PATH}{COMMUNITIES[0]}/")):
-            for days in (30, 365):
-                secs, cases = timed(engine, scope, days, repeat)
-                print(f"  N={n:>9,}  {label:<30} scope={who:<9} {days:>3} days  cohort={cases:>8,}  "
-                      f"{secs * 1000:8.1f} ms")
-        _ddl(engine, down)
+def page_times(engine: Engine, n: int, label: str, repeat: int) -> None:
+    for who, scope in (("street", STREET_PATH), ("community", f"{STREET_PATH}{COMMUNITIES[0]}/")):
+        for days in (30, 365):
+            secs, cases = timed(engine, scope, days, repeat)
+            print(f"  N={n:>9,}  {label:<26} scope={who:<9} {days:>3} days  cohort={cases:>8,}  "
+                  f"{secs * 1000:8.1f} ms", flush=True)
 
 
-def _ddl(engine: Engine, statements: list[str]) -> None:
+def refresh_timed(engine: Engine, full: bool) -> float:
+    began = time.perf_counter()
+    with Session(engine) as session, session.begin():
+        refresh(session, NOW, OFFSET, full=full)
+    return time.perf_counter() - began
+
+
+def touch_today(engine: Engine, count: int) -> None:
+    """Mark `count` of the newest cases as changed now, as steps on them would."""
+    with Session(engine) as session, session.begin():
+        ids = session.scalars(select(CaseRow.id).order_by(CaseRow.reported_at.desc()).limit(count)).all()
+        session.execute(update(CaseRow).where(CaseRow.id.in_(ids)).values(updated_at=NOW, state="closed",
+                                                                          closed_at=NOW))
+
+
+def measure(engine: Engine, n: int, repeat: int) -> None:
+    """The page live, then after a full rollup, then after an incremental refresh."""
+    with Session(engine) as session, session.begin():
+        session.execute(delete(KpiRollupStateRow))
+        session.execute(delete(KpiDailyRow))
+    page_times(engine, n, "live (no rollup)", repeat)
+    print(f"  N={n:>9,}  full rollup build {refresh_timed(engine, True):.1f} s", flush=True)
+    page_times(engine, n, "rollup + today live", repeat)
+    touch_today(engine, 1000)
+    print(f"  N={n:>9,}  refresh after 1,000 changed cases {refresh_timed(engine, False) * 1000:.0f} ms", flush=True)
+    page_times(engine, n, "after refresh", repeat)
+
+
+def analyse(engine: Engine) -> None:
     with engine.connect() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
 
@@ -143,21 +159,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--index", action="store_true", help="also measure with the candidate indexes")
+    parser.add_argument("--postgres", help="PostgreSQL URL: measure there (a throwaway schema) instead of SQLite")
     args = parser.parse_args()
     print(f"bench_kpis {date.today()} python {platform.python_version()} {platform.machine()} "
-          f"cpus={os.cpu_count()} sqlite")
+          f"cpus={os.cpu_count()} {'postgresql' if args.postgres else 'sqlite'}")
     with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'kpis.db'}")
-        upgrade(engine)
-        seed_areas(engine)
-        phones = max(args.cases // 3, 1)
-        tenth = args.cases // 10
-        print(f"filled {tenth:,} cases in {fill(engine, 0, tenth, phones):.1f} s")
-        measure(engine, tenth, args.repeat, args.index)
-        print(f"filled {args.cases - tenth:,} more cases in {fill(engine, tenth, args.cases, phones):.1f} s")
-        measure(engine, args.cases, args.repeat, args.index)
-        engine.dispose()
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        if args.postgres:
+            admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            engine = make_engine(args.postgres, search_path=schema)
+        else:
+            engine = make_engine(f"sqlite:///{Path(tmp) / 'kpis.db'}")
+        try:
+            upgrade(engine)
+            seed_areas(engine)
+            phones = max(args.cases // 3, 1)
+            tenth = args.cases // 10
+            print(f"filled {tenth:,} cases in {fill(engine, 0, tenth, phones):.1f} s", flush=True)
+            measure(engine, tenth, args.repeat)
+            print(f"filled {args.cases - tenth:,} more cases in {fill(engine, tenth, args.cases, phones):.1f} s",
+                  flush=True)
+            measure(engine, args.cases, args.repeat)
+        finally:
+            engine.dispose()
+            if args.postgres:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengyun.areas.tables import AreaRow
@@ -25,6 +26,7 @@ MAX_FAILED_SIGN_INS = 10
 FAILED_SIGN_IN_WINDOW = timedelta(minutes=15)
 TOKEN_PREFIX = "cy_"  # noqa: S105 - a public marker, not a secret
 MIN_PASSWORD_LENGTH = 10
+LAST_USED_PRECISION = timedelta(minutes=1)
 _DUMMY_HASH = PasswordHasher().hash("timing-equaliser")
 
 
@@ -155,15 +157,12 @@ class AuthService:
             return _principal(session, user)
 
     def resolve_session(self, cookie: str) -> tuple[Principal, str] | None:
-        """The principal and CSRF token of a live session cookie, or None."""
+        """The principal and CSRF token of a live session cookie, or None (one read, on every page)."""
         with self.sessions() as session:
-            row = session.get(WebSessionRow, sha256(cookie))
-            if row is None or row.expires_at <= self.clock.now():
-                return None
-            user = session.get(UserRow, row.user_id)
-            if user is None or not user.is_active:
-                return None
-            return _principal(session, user), row.csrf_token
+            found = session.execute(_SESSION_PRINCIPAL, {"hash": sha256(cookie)}).first()
+        if found is None or found.expires_at <= self.clock.now() or not found.is_active:
+            return None
+        return _principal_of(found), found.csrf_token
 
     def sign_out(self, cookie: str) -> None:
         """End a browser session (idempotent)."""
@@ -195,18 +194,18 @@ class AuthService:
         return token
 
     def resolve_token(self, token: str) -> Principal | None:
-        """The principal behind a live bearer token, or None."""
-        with self.sessions.begin() as session:
-            row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == sha256(token)))
-            now = self.clock.now()
-            if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
-                return None
-            user = session.get(UserRow, row.user_id)
-            if user is None or not user.is_active:
-                return None
-            row.last_used_at = now
-            principal = _principal(session, user)
-        return replace(principal, via_token=True)
+        """The principal behind a live bearer token, or None; `last_used_at` is kept to the minute."""
+        with self.sessions() as session:
+            found = session.execute(_TOKEN_PRINCIPAL, {"hash": sha256(token)}).first()
+        now = self.clock.now()
+        if found is None or found.revoked_at is not None or (found.expires_at and found.expires_at <= now) \
+                or not found.is_active:
+            return None
+        if found.last_used_at is None or now - found.last_used_at >= LAST_USED_PRECISION:
+            with self.sessions.begin() as session:  # a write at most once a minute per token, not per request
+                session.execute(update(ApiTokenRow).where(ApiTokenRow.id == found.token_id)
+                                .values(last_used_at=now))
+        return replace(_principal_of(found), via_token=True)
 
     def revoke_token(self, prefix: str, *, actor: str = "system") -> None:
         """Revoke a token by its public prefix."""
@@ -216,6 +215,27 @@ class AuthService:
                 raise NotFound("auth.token_not_found", prefix=prefix)
             row.revoked_at = self.clock.now()
             record(session, self.clock, action="tokens.revoke", actor=actor, token_prefix=prefix)
+
+
+_WHO = (UserRow.id.label("user_id"), UserRow.username, UserRow.display_name, UserRow.role, UserRow.scope_code,
+        UserRow.is_active, AreaRow.path.label("scope_path"), UnitRow.code.label("unit_code"))
+_TOKEN_PRINCIPAL = (select(ApiTokenRow.id.label("token_id"), ApiTokenRow.revoked_at, ApiTokenRow.expires_at,
+                           ApiTokenRow.last_used_at, *_WHO)
+                    .join(UserRow, UserRow.id == ApiTokenRow.user_id)
+                    .outerjoin(AreaRow, AreaRow.code == UserRow.scope_code)
+                    .outerjoin(UnitRow, UnitRow.id == UserRow.unit_id)
+                    .where(ApiTokenRow.token_hash == bindparam("hash")))
+_SESSION_PRINCIPAL = (select(WebSessionRow.expires_at, WebSessionRow.csrf_token, *_WHO)
+                      .join(UserRow, UserRow.id == WebSessionRow.user_id)
+                      .outerjoin(AreaRow, AreaRow.code == UserRow.scope_code)
+                      .outerjoin(UnitRow, UnitRow.id == UserRow.unit_id)
+                      .where(WebSessionRow.token_hash == bindparam("hash")))
+
+
+def _principal_of(found: Any) -> Principal:
+    """A principal from a row with the `_WHO` columns."""
+    return Principal(found.user_id, found.username, found.display_name, Role(found.role), found.scope_code,
+                     found.scope_path or "/nowhere/", unit_code=found.unit_code)
 
 
 def _principal(session: Session, user: UserRow) -> Principal:

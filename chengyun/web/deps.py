@@ -6,6 +6,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from chengyun.auth.model import Principal
 from chengyun.auth.policy import Permission, require
@@ -39,17 +40,20 @@ def client_ip(request: Request) -> str | None:
 
 
 async def get_principal(request: Request) -> Principal:
-    """Bearer token for machines, session cookie (with CSRF on unsafe methods) for browsers."""
+    """Bearer token for machines, session cookie (with CSRF on unsafe methods) for browsers.
+
+    The lookups are blocking database reads: they run in the thread pool, never on the event loop.
+    """
     container = get_container(request)
     auth_header = request.headers.get("authorization", "")
     if auth_header.lower().startswith("bearer "):
-        principal = container.auth.resolve_token(auth_header[7:].strip())
+        principal = await run_in_threadpool(container.auth.resolve_token, auth_header[7:].strip())
         if principal is None:
             raise Unauthenticated("auth.bad_token")
         request.state.principal = principal
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
-    resolved = container.auth.resolve_session(cookie) if cookie else None
+    resolved = await run_in_threadpool(container.auth.resolve_session, cookie) if cookie else None
     if resolved is None:
         raise Unauthenticated("auth.required")
     principal, csrf = resolved

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DatabaseError
 
 from chengyun.auth.model import Role
-from chengyun.bootstrap import Container
+from chengyun.bootstrap import Container, bootstrap
+from chengyun.config import Settings
+from chengyun.shared.clock import FixedClock
 from chengyun.web.app import create_app
+from tests.conftest import tiny_district_drafts
 
 PASSWORD = "correct-horse-battery"
 
@@ -145,3 +150,28 @@ def test_sign_out_ends_the_session(app_client: TestClient) -> None:
     assert app_client.get("/api/audit").status_code == 200
     assert app_client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
     assert app_client.get("/api/me").status_code == 401
+
+
+def test_a_token_records_its_last_use_to_the_minute_without_a_write_per_request(
+    settings: Settings, engine: Engine,
+) -> None:
+    clock = FixedClock()
+    c = bootstrap(settings, clock=clock, engine=engine)
+    c.areas.import_drafts(tiny_district_drafts(), actor="test")
+    c.auth.create_user(username="hotline", display_name="12345", role=Role.OPERATOR, scope_code="510113002001",
+                       password=PASSWORD)
+    token = c.auth.issue_token("hotline", "12345 hotline")
+
+    def last_used() -> object:
+        with c.engine.connect() as conn:
+            return conn.execute(text("SELECT last_used_at FROM api_tokens")).scalar_one()
+
+    first = c.auth.resolve_token(token)
+    assert first is not None and first.via_token and first.unit_code is None
+    assert first.scope_path.endswith("/510113002001/")
+    stamped = last_used()
+    clock.advance(timedelta(seconds=59))
+    assert c.auth.resolve_token(token) is not None and last_used() == stamped  # no write within the minute
+    clock.advance(timedelta(seconds=2))
+    assert c.auth.resolve_token(token) is not None and last_used() != stamped
+    assert c.auth.resolve_token(token + "x") is None
