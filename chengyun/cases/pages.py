@@ -17,7 +17,7 @@ from chengyun.cases.repository import to_aggregate
 from chengyun.cases.service import actor_of
 from chengyun.cases.tables import CaseRow
 from chengyun.errors import DomainError, Invalid, NotFound
-from chengyun.i18n import translate
+from chengyun.i18n import labelled, translate
 from chengyun.web.deps import AppContainer, CurrentPrincipal, get_locale
 from chengyun.web.templating import render
 
@@ -158,6 +158,7 @@ def _case_page(request: Request, principal: Principal, container: Container, num
                error: str | None = None, status_code: int = 200, failed: str | None = None) -> Response:
     row, steps = container.cases.get(principal, number)
     context = {"case": row, "steps": steps, "forms": _forms(row, principal), "names": Names(container, principal),
+               "merged": container.cases.merged_into(principal, number),
                "ratings": [r.value for r in Rating], "error": error, "failed_action": failed,
                "overdue": is_overdue(row, container.clock.now())}
     return render(request, "cases_detail.html", context, status_code=status_code)
@@ -191,15 +192,6 @@ def act_on_case(number: str, request: Request, principal: CurrentPrincipal, cont
     except NotFound:
         raise
     except DomainError as exc:
-        message = translate(exc.code, get_locale(request), **_labelled(exc.params, get_locale(request)))
+        message = translate(exc.code, get_locale(request), **labelled(exc.params, get_locale(request)))
         return _case_page(request, principal, container, number, message, exc.http_status, action)
     return RedirectResponse(f"/cases/{number}", status_code=303)
-
-
-def _labelled(params: dict[str, Any], locale: str) -> dict[str, Any]:
-    """Error parameters with state and action codes replaced by their labels, for a sentence on a page."""
-    out = dict(params)
-    for key, prefix in (("state", "cases.state."), ("action", "cases.action."), ("role", "role.")):
-        if isinstance(out.get(key), str):
-            out[key] = translate(prefix + out[key], locale)
-    return out

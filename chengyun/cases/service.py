@@ -176,6 +176,13 @@ class CaseService:
             session.expunge_all()
         return row, steps
 
+    def merged_into(self, principal: Principal, number: str) -> list[CaseRow]:
+        """The cases merged into this main case that the caller may see, oldest first."""
+        with self.sessions() as session:
+            rows = list(session.scalars(select(CaseRow).where(CaseRow.merged_into == number).order_by(CaseRow.id)))
+            session.expunge_all()
+        return [row for row in rows if _may_see(principal, row)]
+
     def search(self, principal: Principal, *, states: frozenset[str] = frozenset(), lead_unit: str | None = None,
                limit: int = 50, offset: int = 0) -> tuple[int, list[CaseRow]]:
         """Cases in the caller's scope (handlers: their unit's cases), newest first, with the total count."""

@@ -44,3 +44,16 @@ def translate(code: str, locale: str = DEFAULT_LOCALE, /, **params: Any) -> str:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):
         return template
+
+
+LABELLED_PARAMS = {"state": "cases.state.", "action": "cases.action.", "role": "role."}
+
+
+def labelled(params: dict[str, Any], locale: str = DEFAULT_LOCALE) -> dict[str, Any]:
+    """Error parameters with state, action and role codes replaced by their labels, for a readable sentence."""
+    out = dict(params)
+    for key, prefix in LABELLED_PARAMS.items():
+        value = out.get(key)
+        if isinstance(value, str) and (prefix + value) in catalogue(locale):
+            out[key] = translate(prefix + value, locale)
+    return out

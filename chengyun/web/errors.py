@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chengyun.errors import DomainError, Unauthenticated
-from chengyun.i18n import translate
+from chengyun.i18n import labelled, translate
 from chengyun.web.deps import get_locale
 from chengyun.web.templating import render
 
@@ -41,7 +41,8 @@ def _jsonable(value: Any) -> Any:
 def error_body(code: str, params: dict[str, Any], locale: str) -> dict[str, Any]:
     """The JSON error shape: {"error": {"code", "message", "params", "details"?}}."""
     params = _jsonable(params)
-    body: dict[str, Any] = {"code": code, "message": translate(code, locale, **params), "params": params}
+    message = translate(code, locale, **labelled(params, locale))
+    body: dict[str, Any] = {"code": code, "message": message, "params": params}
     problems = params.get("problems") if isinstance(params, dict) else None
     if isinstance(problems, list):
         body["details"] = [

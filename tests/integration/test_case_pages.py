@@ -179,3 +179,31 @@ def test_the_whole_loop_through_the_page_forms_ends_with_a_rating(demo: Demo) ->
     assert "回访评价：不满意" in page and "已清运，现场恢复整洁" in page
     assert "reopen" in _forms(page)  # unsatisfied: the operator may reopen, with a reason
     assert number in client.get("/cases?tab=done", headers=HTML).text
+
+
+def test_case_page_shows_the_map_place_photos_and_the_cases_merged_into_it(demo: Demo) -> None:
+    import io
+
+    from PIL import Image
+
+    client, passwords, _ = demo
+    csrf = _sign_in(client, passwords, "operator")
+    main = str(_open(client, csrf)["number"])
+    dup = str(_open(client, csrf, actions=("accept",))["number"])
+    merged = client.post(f"/api/cases/{dup}/actions/merge", headers={"X-CSRF-Token": csrf},
+                         json={"note": "同一噪音问题", "data": {"main_case": main}})
+    assert merged.status_code == 200, merged.text
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(png, format="PNG")
+    photo = client.post("/api/attachments", headers={"X-CSRF-Token": csrf},
+                        files={"file": ("p.png", png.getvalue(), "image/png")}).json()["id"]
+    urged = client.post(f"/api/cases/{main}/actions/urge", headers={"X-CSRF-Token": csrf},
+                        json={"note": "附现场照片", "attachments": [photo]})
+    assert urged.status_code == 200, urged.text
+
+    page = client.get(f"/cases/{main}", headers=HTML).text
+    merged_here = page.split('data-testid="case-merged">')[1].split("</dd>")[0]
+    assert f'href="/cases/{dup}"' in merged_here and "楼上深夜噪音扰民" in merged_here
+    assert f'<img src="/api/attachments/{photo}"' in page
+    assert 'data-area="510113002001"' in page and 'data-highlight="510113002001001"' in page
+    assert f'href="/cases/{main}"' in client.get(f"/cases/{dup}", headers=HTML).text  # and back to the main case
