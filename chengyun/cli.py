@@ -198,11 +198,16 @@ def areas_locate(lon: float, lat: float, crs: str = "wgs84") -> None:
 
 # --- demo and server ------------------------------------------------------------------------------
 
+LIVE_TICK_S = 5.0
+
+
 @app.command()
 @friendly_errors
 def demo(seed: Annotated[int, typer.Option(help="Generator seed")] = 2026,
          serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the web server")] = False,
          history_days: Annotated[int, typer.Option(help="Days of simulated case history (first run; 0: none)")] = 7,
+         live: Annotated[bool, typer.Option("--live/--no-live",
+                                            help="While serving, keep simulating new cases and steps")] = True,
          ) -> None:
     """Generate the demo street (once), issue fresh demo passwords, print them, optionally serve."""
     from chengyun.demo.load import ensure_demo
@@ -220,7 +225,7 @@ def demo(seed: Annotated[int, typer.Option(help="Generator seed")] = 2026,
         typer.echo(f"  {account.role:12} {account.username:16} {account.password}   {account.scope_name}")
     sys.stdout.flush()
     if serve:
-        _serve(container)
+        _serve(container, live_seed=seed if live else None)
 
 
 @app.command()
@@ -234,21 +239,27 @@ def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     _serve(container)
 
 
-def _serve(container: Container) -> None:
+def _serve(container: Container, *, live_seed: int | None = None) -> None:
+    """Run uvicorn with the scheduled jobs (and, for the demo, the live simulator) in background threads."""
     import uvicorn
 
-    from chengyun.cases.jobs import SweepScheduler
+    from chengyun.demo.live import LiveSimulator
+    from chengyun.shared.ticker import Ticker
     from chengyun.web.app import create_app
 
     settings = container.settings
-    scheduler = SweepScheduler(container.run_jobs, settings.sweep_interval_s) if settings.sweep_interval_s else None
-    if scheduler:
-        scheduler.start()
+    tickers = []
+    if settings.sweep_interval_s:
+        tickers.append(Ticker(container.run_jobs, settings.sweep_interval_s, "jobs"))
+    if live_seed is not None:
+        tickers.append(Ticker(LiveSimulator(container, seed=live_seed).tick, LIVE_TICK_S, "demo-simulator"))
+    for ticker in tickers:
+        ticker.start()
     try:
         uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info")
     finally:
-        if scheduler:
-            scheduler.stop()
+        for ticker in tickers:
+            ticker.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

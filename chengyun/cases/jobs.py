@@ -8,8 +8,6 @@ counted and leaves the others alone; the next sweep retries it.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,6 +22,7 @@ from chengyun.errors import DomainError
 from chengyun.shared.handling import LimitUnit
 
 log = logging.getLogger(__name__)
+
 CLOCKED_STATES = (CaseState.DISPATCHED, CaseState.CLAIMED, CaseState.HANDLING, CaseState.RETURNED,
                   CaseState.SUSPENDED)
 SYSTEM = Principal(0, "system", "系统督办", Role.OPERATOR, "", "/")
@@ -124,29 +123,3 @@ def _store_levels(cases: CaseService, changes: dict[str, list[int]]) -> None:
             for start in range(0, len(ids), 1000):
                 session.execute(update(CaseRow).where(CaseRow.id.in_(ids[start:start + 1000]))
                                 .values(deadline_level=level).execution_options(synchronize_session=False))
-
-
-class SweepScheduler:
-    """Runs the sweep every `interval_s` seconds in a daemon thread until stopped."""
-
-    def __init__(self, run: Callable[[], object], interval_s: float) -> None:
-        self._run = run
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="chengyun-sweep", daemon=True)
-
-    def start(self) -> None:
-        """Start the background loop."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Ask the loop to end and wait briefly for it."""
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._run()
-            except Exception:  # a failed sweep is logged and retried at the next tick, never kills the server
-                log.exception("deadline sweep failed")

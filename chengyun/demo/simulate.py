@@ -53,6 +53,17 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 RATINGS = [("satisfied", 82), ("basically_satisfied", 12), ("unsatisfied", 6)]
 
 
+Place = tuple[str, str, float | None, float | None]  # microgrid code, name, centre
+
+
+def microgrids(container: Container) -> list[Place]:
+    """The demo street's microgrids: where simulated cases happen."""
+    with container.sessions() as session:
+        return [tuple(r) for r in session.execute(  # type: ignore[misc]
+            select(AreaRow.code, AreaRow.name, AreaRow.center_lon, AreaRow.center_lat)
+            .where(AreaRow.level == "microgrid").order_by(AreaRow.code))]
+
+
 @dataclass
 class SimulationReport:
     """How many cases were simulated and where they ended."""
@@ -69,13 +80,12 @@ def simulate(container: Container, *, days: int = 7, per_day: int = 30, seed: in
     with container.sessions() as session:
         if session.scalar(select(func.count()).select_from(CaseRow)):
             return report
-        places = session.execute(select(AreaRow.code, AreaRow.name, AreaRow.center_lon, AreaRow.center_lat)
-                                 .where(AreaRow.level == "microgrid")).all()
+    places = microgrids(container)
     now = container.clock.now()
     clock = FixedClock(now - timedelta(days=days))
     service = replace(container.cases, clock=clock)
     rng = random.Random(seed)  # noqa: S311 - a reproducible demo, not a secret
-    sim = _Sim(rng, service, clock, now, container.auth.principal("operator"))
+    sim = Simulator(rng, service, container.auth.principal("operator"), clock, now)
     for _ in range(days * per_day):
         clock.current = now - timedelta(days=days) + timedelta(seconds=sim.rng.uniform(0, days * 86400))
         state = sim.run_case(places[sim.rng.randrange(len(places))])
@@ -86,16 +96,20 @@ def simulate(container: Container, *, days: int = 7, per_day: int = 30, seed: in
     return report
 
 
+PlanStep = tuple[float, str, Action, str, dict[str, object]]  # (hours after the previous step, who, action, …)
+
+
 @dataclass
-class _Sim:
+class Simulator:
     rng: random.Random
     service: CaseService
-    clock: FixedClock
-    now: datetime
     operator: Principal
+    clock: FixedClock | None = None  # history mode: steps move this clock; live mode: the service's own clock
+    now: datetime | None = None
     refused: int = 0
 
-    def run_case(self, place: tuple[str, str, float | None, float | None]) -> str:
+    def open_case(self, place: Place) -> tuple[str, list[PlanStep]]:
+        """A new case from a random source about a random category at the place, and its planned steps."""
         _code, name, lon, lat = place
         category = self.rng.choice(sorted(TEMPLATES))
         text = self.rng.choice(TEMPLATES[category]).format(place=name)
@@ -103,29 +117,38 @@ class _Sim:
         phone = f"139{self.rng.randrange(10**8):08d}" if source == Source.CITIZEN else None
         row = self.service.open(self.operator, NewCase(source, category, text, float(lon or 0), float(lat or 0),
                                                        reporter_phone=phone))
-        return self._advance(row.number, category, source)
+        return row.number, self._plan(category, source)
 
-    def _advance(self, number: str, category: str, source: Source) -> str:
+    def step(self, number: str, who: str, action: Action, note: str, data: dict[str, object]) -> str | None:
+        """Take one planned step; None when the loop refused it (the case then waits, e.g. in triage)."""
+        try:
+            return self.service.act(self._principal(who, number), number, Request(action, note, data=data)).state
+        except DomainError:
+            self.refused += 1  # e.g. no duty rule: the case waits in the operator's triage queue
+            return None
+
+    def run_case(self, place: Place) -> str:
+        """History mode: open a case and take its steps on the simulated clock until "now"."""
+        assert self.clock is not None and self.now is not None
+        number, plan = self.open_case(place)
         state = "reported"
-        for delay_h, who, action, note, data in self._plan(category, source):
+        for delay_h, who, action, note, data in plan:
             self.clock.current += timedelta(hours=delay_h)
             if self.clock.current > self.now:
                 break
-            try:
-                row = self.service.act(self._principal(who, number), number, Request(action, note, data=data))
-            except DomainError:
-                self.refused += 1  # e.g. no duty rule: the case waits in the operator's triage queue
+            taken = self.step(number, who, action, note, data)
+            if taken is None:
                 break
-            state = row.state
+            state = taken
         return state
 
-    def _plan(self, category: str, source: Source) -> list[tuple[float, str, Action, str, dict[str, object]]]:
+    def _plan(self, category: str, source: Source) -> list[PlanStep]:
         r = self.rng
         if source == Source.GRID and category in {"0101", "0201", "0404", "1002"} and r.random() < 0.3:
             return [(0.2, "grid", Action.SELF_HANDLE, "网格员现场处置完毕", {})]
         if r.random() < 0.03:
             return [(0.3, "op", Action.ACCEPT, "", {}), (1, "op", Action.REJECT, "经核实不属实", {})]
-        plan: list[tuple[float, str, Action, str, dict[str, object]]] = [
+        plan: list[PlanStep] = [
             (0.2, "op", Action.REGISTER, "", {}), (0.3, "op", Action.DISPATCH, "", {})]
         if r.random() < 0.07:
             plan += [(r.uniform(1, 5), "unit", Action.RETURN, "不属于本单位职责范围", {}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
@@ -12,6 +12,7 @@ from chengyun.bootstrap import bootstrap
 from chengyun.cases.model import CaseState
 from chengyun.cases.tables import CaseRow, TimelineRow
 from chengyun.config import Settings
+from chengyun.demo.live import LiveSimulator
 from chengyun.demo.load import ensure_demo
 from chengyun.demo.simulate import simulate
 from chengyun.shared.clock import FixedClock
@@ -42,3 +43,23 @@ def test_simulated_history_replays_and_mixes_outcomes(settings: Settings, engine
         assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
         if entries:
             assert entries[-1].to_state == row.state
+
+
+def test_the_live_simulator_opens_cases_and_moves_them_on_in_real_time(settings: Settings, engine: Engine) -> None:
+    clock = FixedClock(NOW)
+    container = bootstrap(settings, engine=engine, clock=clock)
+    ensure_demo(container, echo=lambda _: None)
+    live = LiveSimulator(container, seed=3, speed=60.0, new_case_every_s=60.0)
+    assert live.tick() == 1 and live.opened == 1 and live.pending == 1  # a case at once, its first step later
+    assert live.tick() == 0  # nothing is due yet: the clock has not moved
+    for _ in range(240):  # four hours of ticks a minute apart: planned days pass as real hours
+        clock.advance(timedelta(minutes=1))
+        live.tick()
+    with container.sessions() as session:
+        rows = session.scalars(select(CaseRow)).all()
+        steps = session.scalars(select(TimelineRow)).all()
+    assert len(rows) == live.opened and 150 <= live.opened <= 330  # about one a minute, jittered ±50%
+    assert all(s.at <= clock.now() for s in steps) and len(steps) >= live.steps - live.pending
+    states = Counter(r.state for r in rows)
+    assert states["followed_up"] + states["closed"] > 0 and states["reported"] < len(rows)
+    assert live.tick() == 0  # at the same instant nothing more is due
