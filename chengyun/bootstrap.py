@@ -8,10 +8,12 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from chengyun.adapters.s3 import s3_store
 from chengyun.adapters.storage import FileStore
 from chengyun.areas.service import AreaService
 from chengyun.audit import AuditLog
 from chengyun.auth.service import AuthService
+from chengyun.cases.attachments import AttachmentStore
 from chengyun.cases.calendar import WorkingCalendar
 from chengyun.cases.deadlines import DeadlinePolicy
 from chengyun.cases.jobs import SweepPolicy, SweepReport, sweep
@@ -45,7 +47,7 @@ class Container:
     duty: DutyService
     cases: CaseService
     deadlines: DeadlinePolicy
-    attachments: FileStore
+    attachments: AttachmentStore
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -81,6 +83,14 @@ class Container:
         return current_revision(self.engine)
 
 
+def attachment_store(settings: Settings) -> AttachmentStore:
+    """Photos on disk in the data directory, or in the configured S3-compatible bucket."""
+    if not settings.attachment_store:
+        return FileStore(settings.data_dir / "attachments")
+    return s3_store(settings.s3_endpoint, settings.attachment_store, settings.s3_access_key,
+                    settings.s3_secret_key, secure=settings.s3_secure, region=settings.s3_region)
+
+
 def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Container:
     """Wire the application; connects to nothing until first use."""
     engine = engine or make_engine(settings.resolved_database_url)
@@ -107,5 +117,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         duty=duty,
         cases=CaseService(sessions, clock, vault, audit, areas, policies, timezone=settings.timezone),
         deadlines=deadlines,
-        attachments=FileStore(settings.data_dir / "attachments"),
+        attachments=attachment_store(settings),
     )

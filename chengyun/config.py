@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     sweep_interval_s: int = Field(default=300, ge=0)  # 0: no deadline sweep inside `serve`
     sweep_escalate_after_h: int = Field(default=24, ge=0)  # hours overdue before automatic escalation; 0: never
+    # attachments: on disk under data_dir (empty) or in an S3-compatible bucket, "s3://bucket/prefix"
+    attachment_store: str = ""
+    s3_endpoint: str = ""  # host:port of the S3-compatible service
+    s3_access_key: str = Field(default="", repr=False)
+    s3_secret_key: str = Field(default="", repr=False)
+    s3_secure: bool = True  # HTTPS
+    s3_region: str | None = None
 
     @field_validator("timezone")
     @classmethod

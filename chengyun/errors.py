@@ -56,3 +56,9 @@ class InvalidTransition(Conflict):
     """A state change that the allowed-transition table does not permit."""
 
     default_code = "invalid_transition"
+
+
+class Unavailable(DomainError):
+    """A backing service (object store, broker) cannot be reached right now; the caller may retry."""
+
+    http_status = 503

@@ -7,21 +7,16 @@ from typing import Any
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 
-from chengyun.adapters.storage import FileStore
-from chengyun.cases.attachments import MAX_BYTES, read_attachment, store_attachment
+from chengyun.cases.attachments import MAX_BYTES, AttachmentStore, read_attachment, store_attachment
 from chengyun.errors import Invalid
 from chengyun.web.deps import CurrentPrincipal, get_container
 
 router = APIRouter(prefix="/api/attachments", tags=["attachments"])
 
 
-def attachment_store(request: Request) -> FileStore:
-    """The container's store, or one in the data directory while the container carries none."""
-    container = get_container(request)
-    store = getattr(container, "attachments", None)
-    if isinstance(store, FileStore):
-        return store
-    return FileStore(container.settings.data_dir / "attachments")
+def attachment_store(request: Request) -> AttachmentStore:
+    """The container's store (on disk or in a bucket)."""
+    return get_container(request).attachments
 
 
 @router.post("", status_code=201, summary="Upload a photo (JPEG, PNG, WebP); stores the original and a public copy")

@@ -83,8 +83,8 @@ def test_catalogues_have_the_same_keys_and_every_code_in_the_code_is_translated(
     zh, en = catalogue("zh-CN"), catalogue("en")
     assert set(zh) == set(en)
     source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "chengyun").rglob("*.py"))
-    raised = set(re.findall(r'(?:Invalid|InvalidTransition|NotFound|Conflict|Forbidden|Unauthenticated|ImportProblem|'
-                            r'_problem|problem)\(\s*"([a-z_]+\.[a-z_.]+)"', source))
+    raised = set(re.findall(r'(?:Invalid|InvalidTransition|NotFound|Conflict|Forbidden|Unauthenticated|Unavailable|'
+                            r'ImportProblem|_problem|problem)\(\s*"([a-z_]+\.[a-z_.]+)"', source))
     templates = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "chengyun/web/templates").glob("*.html"))
     used = raised | set(re.findall(r"t\('([a-z_.]+[a-z_])'\s*[,)]", templates))  # not prefixes joined with ~
     assert raised, "the scan found no error codes: the pattern is broken"
