@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,16 +22,76 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+class SqliteWriteGate:
+    """One writing transaction at a time within this process, queued on a lock.
+
+    SQLite has one writer; a second writer waits in SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between
+    tries, so under load requests are served out of order and the slowest wait seconds. Here a connection takes
+    the gate at its transaction's first write and gives it back at commit or rollback: waiting writers wake at
+    once, in turn. The gate is re-entrant per thread and a waiter gives up after the busy timeout (SQLite's own
+    handler then decides), so a thread writing on two connections at once fails as before instead of hanging.
+    """
+
+    def __init__(self, timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+        self._lock = threading.Lock()  # not owner-bound: a transaction may end on another thread
+        self._state = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._timeout_s = timeout_s
+
+    @property
+    def held(self) -> bool:
+        """True while some connection's write transaction holds the gate."""
+        return self._lock.locked()
+
+    def install(self, engine: Engine) -> None:
+        """Listen on the engine's statements and transaction ends."""
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine, "commit", self._release)
+        event.listen(engine, "rollback", self._release)
+
+    def _before_execute(self, conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if conn.info.get(_GATE_KEY) or not statement.lstrip()[:7].upper().startswith(WRITE_STATEMENTS):
+            return
+        me = threading.get_ident()
+        with self._state:
+            if self._owner == me:
+                self._depth += 1
+                conn.info[_GATE_KEY] = True
+                return
+        if self._lock.acquire(timeout=self._timeout_s):
+            with self._state:
+                self._owner, self._depth = me, 1
+            conn.info[_GATE_KEY] = True
+
+    def _release(self, conn: Connection) -> None:
+        if not conn.info.pop(_GATE_KEY, False):
+            return
+        with self._state:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._lock.release()
+
+
+_GATE_KEY = "chengyun_write_gate"
+
+
 def make_engine(url: str, *, search_path: str | None = None, echo: bool = False) -> Engine:
     """Build an engine for the URL; nothing connects until first use."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # as many connections as the server's worker threads (40), so a burst never waits on the pool
-        engine = create_engine(parsed, echo=echo, pool_size=20, max_overflow=30,
+        # one pooled connection per server worker thread (40): a connection beyond the pool size is closed when it
+        # comes back, and opening one (with its PRAGMAs) under load costs more than the request itself
+        engine = create_engine(parsed, echo=echo, pool_size=40, max_overflow=10,
                                connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        SqliteWriteGate().install(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")
