@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, String, cast, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengyun.areas.service import AreaService
@@ -185,12 +185,14 @@ class CaseService:
 
     def search(self, principal: Principal, *, states: frozenset[str] = frozenset(), lead_unit: str | None = None,
                limit: int = 50, offset: int = 0) -> tuple[int, list[CaseRow]]:
-        """Cases in the caller's scope (handlers: their unit's cases), newest first, with the total count."""
+        """Cases in the caller's scope (handlers: those their unit leads or assists), newest first, with the count."""
         if not 1 <= limit <= 500 or offset < 0:
             raise Invalid("cases.bad_page", limit=limit, offset=offset)
         stmt = select(CaseRow)
         if principal.role == Role.HANDLER and principal.unit_code:
-            stmt = stmt.where(CaseRow.lead_unit == principal.unit_code)
+            # the lead unit and the assisting units both see the case (assist_units is a JSON list of codes)
+            assisting = cast(CaseRow.assist_units, String).contains(f'"{principal.unit_code}"', autoescape=True)
+            stmt = stmt.where(or_(CaseRow.lead_unit == principal.unit_code, assisting))
         else:
             stmt = stmt.where(CaseRow.area_path.startswith(principal.scope_path, autoescape=True))
         if states:

@@ -134,6 +134,10 @@ def test_handlers_see_their_units_cases_and_others_get_not_found(
     with pytest.raises(Forbidden) as err:
         service.act(p["zj"], row.number, Request(Action.CLAIM))
     assert err.value.code == "cases.not_lead_unit"
+    # the assisting unit (zj) sees it in its list and may open it; only the lead acts on the loop
+    assert [r.number for r in service.search(p["zj"])[1]] == [row.number]
+    assert service.get(p["zj"], row.number)[0].assist_units == ["zj"]
+    assert [r.number for r in service.search(p["cg"])[1]] == [row.number]
 
 
 def test_push_down_to_a_community_needs_the_admission_list_and_is_audited(
