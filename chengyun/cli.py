@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -231,9 +232,10 @@ def demo(seed: Annotated[int, typer.Option(help="Generator seed")] = 2026,
 @app.command()
 @friendly_errors
 def serve(host: Annotated[str | None, typer.Option(help="Bind address")] = None,
-          port: Annotated[int | None, typer.Option(help="Port")] = None) -> None:
+          port: Annotated[int | None, typer.Option(help="Port")] = None,
+          workers: Annotated[int | None, typer.Option(help="Web server processes")] = None) -> None:
     """Run the web server (migrations are applied first)."""
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     container = bootstrap(load_settings(**overrides))
     container.migrate()
     _serve(container)
@@ -256,7 +258,12 @@ def _serve(container: Container, *, live_seed: int | None = None) -> None:
     for ticker in tickers:
         ticker.start()
     try:
-        uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info")
+        if settings.workers > 1:  # each worker process builds its own app from the same environment
+            os.environ["CHENGYUN_DATA_DIR"] = str(settings.data_dir.resolve())
+            uvicorn.run("chengyun.web.app:app_from_environment", factory=True, workers=settings.workers,
+                        host=settings.host, port=settings.port, log_level="info")
+        else:
+            uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info")
     finally:
         for ticker in tickers:
             ticker.stop()

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=32)  # web server processes (SQLite: they queue on the write gate)
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     sweep_interval_s: int = Field(default=300, ge=0)  # 0: no deadline sweep inside `serve`

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+try:
+    import fcntl
+except ImportError:  # Windows: the gate then queues the threads of one process only
+    fcntl = None  # type: ignore[assignment]
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -26,25 +33,30 @@ WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "
 
 
 class SqliteWriteGate:
-    """One writing transaction at a time within this process, queued on a lock.
+    """One writing transaction at a time, queued on a lock: within this process, and across processes on one file.
 
     SQLite has one writer; a second writer waits in SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms between
-    tries, so under load requests are served out of order and the slowest wait seconds. Here a connection takes
-    the gate at its transaction's first write and gives it back at commit or rollback: waiting writers wake at
-    once, in turn. The gate is re-entrant per thread and a waiter gives up after the busy timeout (SQLite's own
-    handler then decides), so a thread writing on two connections at once fails as before instead of hanging.
+    tries, so under load requests are served out of order, the slowest wait seconds, and a second server process
+    on the same file gains nothing. Here a connection takes the gate at its transaction's first write and gives it
+    back at commit or rollback. Threads of one process queue on a lock and wake at once, in turn; processes queue on
+    an advisory file lock (`flock`, where the OS has it) next to the database, polled every few dozen µs. The gate
+    is re-entrant per thread, and a waiter gives up after the busy timeout (SQLite's own handler then decides), so
+    a thread writing on two connections at once fails as before instead of hanging.
     """
 
-    def __init__(self, timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+    def __init__(self, lock_file: Path | None = None, timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
         self._lock = threading.Lock()  # not owner-bound: a transaction may end on another thread
         self._state = threading.Lock()
         self._owner: int | None = None
         self._depth = 0
         self._timeout_s = timeout_s
+        self._lock_file = lock_file if fcntl is not None else None
+        self._fd: int | None = None
+        self._fd_pid = 0
 
     @property
     def held(self) -> bool:
-        """True while some connection's write transaction holds the gate."""
+        """True while some connection's write transaction in this process holds the gate."""
         return self._lock.locked()
 
     def install(self, engine: Engine) -> None:
@@ -62,19 +74,44 @@ class SqliteWriteGate:
                 self._depth += 1
                 conn.info[_GATE_KEY] = True
                 return
-        if self._lock.acquire(timeout=self._timeout_s):
-            with self._state:
-                self._owner, self._depth = me, 1
-            conn.info[_GATE_KEY] = True
+        deadline = time.monotonic() + self._timeout_s
+        if not self._lock.acquire(timeout=self._timeout_s):
+            return
+        if not self._lock_other_processes(deadline):
+            self._lock.release()
+            return
+        with self._state:
+            self._owner, self._depth = me, 1
+        conn.info[_GATE_KEY] = True
 
     def _release(self, conn: Connection) -> None:
         if not conn.info.pop(_GATE_KEY, False):
             return
         with self._state:
             self._depth -= 1
-            if self._depth == 0:
-                self._owner = None
-                self._lock.release()
+            if self._depth:
+                return
+            self._owner = None
+        if self._fd is not None and fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
+
+    def _lock_other_processes(self, deadline: float) -> bool:
+        """Take the file lock (polling, so the wait is bounded); True without a lock file."""
+        if self._lock_file is None or fcntl is None:
+            return True
+        if self._fd is None or self._fd_pid != os.getpid():  # a forked child opens its own: locks are per open file
+            self._fd, self._fd_pid = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        pause = 0.00005
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, 0.001)
 
 
 _GATE_KEY = "chengyun_write_gate"
@@ -91,7 +128,8 @@ def make_engine(url: str, *, search_path: str | None = None, echo: bool = False)
         engine = create_engine(parsed, echo=echo, pool_size=40, max_overflow=10,
                                connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        SqliteWriteGate().install(engine)
+        on_disk = parsed.database and parsed.database != ":memory:"
+        SqliteWriteGate(Path(f"{parsed.database}-gate") if on_disk else None).install(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")

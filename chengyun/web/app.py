@@ -15,11 +15,12 @@ from chengyun.areas import pages as areas_pages
 from chengyun.audit import api as audit_api
 from chengyun.auth import api as auth_api
 from chengyun.auth import pages as auth_pages
-from chengyun.bootstrap import Container
+from chengyun.bootstrap import Container, bootstrap
 from chengyun.cases import api as cases_api
 from chengyun.cases import attachments_api, kpi_api, kpi_pages
 from chengyun.cases import pages as cases_pages
 from chengyun.categories import api as categories_api
+from chengyun.config import load_settings
 from chengyun.org import api as org_api
 from chengyun.routing import api as duty_api
 from chengyun.web import home
@@ -42,6 +43,11 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(module.router)
     _add_docs_and_health(app, container)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one uvicorn worker process (`chengyun serve --workers N`): settings from the environment."""
+    return create_app(bootstrap(load_settings()))
 
 
 def _add_docs_and_health(app: FastAPI, container: Container) -> None:

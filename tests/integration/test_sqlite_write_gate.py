@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
-from chengyun.db.engine import SqliteWriteGate
+from chengyun.db.engine import SqliteWriteGate, make_engine
 
 
 def gated_engine(path: Path, busy_ms: int = 100) -> tuple[Engine, SqliteWriteGate]:
@@ -84,3 +85,32 @@ def test_a_transaction_may_end_on_another_thread(tmp_path: Path) -> None:
         other.execute(text("INSERT INTO t (who) VALUES ('b')"))
     with engine.connect() as check:
         assert check.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+
+
+def _write_rows(path: str, who: str, count: int) -> None:
+    """A second process writing to the same file through the application's engine."""
+    engine = make_engine(f"sqlite:///{path}")
+    for _ in range(count):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t (who) VALUES (:w)"), {"w": who})
+    engine.dispose()
+
+
+def test_two_processes_queue_on_the_file_lock_and_every_write_lands(tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)"))
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_write_rows, args=(str(path), f"p{i}", 150)) for i in range(2)]
+    for w in workers:
+        w.start()
+    _write_rows(str(path), "main", 150)
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    with engine.connect() as conn:
+        counts = dict(conn.execute(text("SELECT who, count(*) FROM t GROUP BY who")).all())
+    assert counts == {"main": 150, "p0": 150, "p1": 150}
+    assert Path(f"{path}-gate").exists()  # the processes met on the lock file beside the database
+    engine.dispose()
