@@ -1,7 +1,7 @@
 """Latency of one loop transition over HTTP under 50 concurrent clients (the demo street on SQLite).
 
 Run: .venv/bin/python bench/bench_api.py [--clients 50] [--seconds 15] [--rates 100,200,300,400]
-Starts the `chengyun serve` app (one uvicorn process, sweep off) on a free port with the demo street in a temp
+Starts `chengyun serve [--workers N]` (sweep off) on a free port with the demo street in a temp
 dir, a bearer token for the operator and a pool of dispatched cases, then measures in the same run:
   1. closed loop with wrk (Debian `wrk`, a C load tool, so the load generator takes little CPU): 50 connections
      sending back to back for the given time — `GET /healthz` (baseline) and `POST …/actions/urge` spread over the
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import random
 import re
@@ -22,6 +21,7 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -78,16 +78,12 @@ def prepare(data_dir: Path, cases: int) -> tuple[str, list[str]]:
     return token, numbers
 
 
-def serve(data_dir: Path, port: int) -> None:
-    """The web server in its own process, as `chengyun serve` runs it (sweep off)."""
-    import uvicorn
-
-    from chengyun.bootstrap import bootstrap
-    from chengyun.config import Settings
-    from chengyun.web.app import create_app
-
-    container = bootstrap(Settings(env="dev", secret_key=SECRET, data_dir=data_dir, port=port, sweep_interval_s=0))
-    uvicorn.run(create_app(container), host="127.0.0.1", port=port, log_level="warning")
+def serve(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """`chengyun serve --workers N` on the prepared data directory (sweep off), as an operator starts it."""
+    env = {**os.environ, "CHENGYUN_DATA_DIR": str(data_dir), "CHENGYUN_SECRET_KEY": SECRET,
+           "CHENGYUN_SWEEP_INTERVAL_S": "0"}
+    return subprocess.Popen([sys.executable, "-m", "chengyun.cli", "serve", "--port", str(port), "--workers",
+                             str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wrk(base: str, path: str, clients: int, seconds: float, env: dict[str, str], script: Path | None) -> str:
@@ -137,13 +133,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rates", default="100,200,300,400", help="total request rates for the paced runs")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (chengyun serve --workers)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         token, numbers = prepare(data_dir, POOL)
         port = _free_port()
-        server = multiprocessing.get_context("spawn").Process(target=serve, args=(data_dir, port), daemon=True)
-        server.start()
+        server = serve(data_dir, port, args.workers)
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
@@ -151,8 +147,8 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per run, SQLite, one uvicorn process, "
-              f"{POOL} dispatched cases; cpus={os.cpu_count()}")
+        print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per run, SQLite, "
+              f"{args.workers} server process(es), {POOL} dispatched cases; cpus={os.cpu_count()}")
         if shutil.which("wrk"):
             cases_file, script = data_dir / "cases.txt", data_dir / "urge.lua"
             cases_file.write_text("\n".join(numbers) + "\n")
@@ -171,7 +167,7 @@ def main() -> None:
                   f"max {max(latencies) * 1000:7.1f}ms   not 200: {dict(statuses - Counter({200: statuses[200]}))}",
                   flush=True)
         server.terminate()
-        server.join(5)
+        server.wait(20)
 
 
 if __name__ == "__main__":

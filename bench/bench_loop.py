@@ -35,7 +35,7 @@ STEPS = [("operator", Action.REGISTER, {}), ("operator", Action.DISPATCH, {}), (
          ("handler", Action.HANDLE, {}), ("handler", Action.SUBMIT_RESULT, {}),
          ("operator", Action.VERIFY_PASS, {}), ("operator", Action.CLOSE, {}),
          ("operator", Action.FOLLOW_UP, {"rating": "satisfied"})]
-SETUPS = [(1, 1), (1, 8), (2, 1), (2, 8)]  # (processes, clients per process)
+SETUPS = [(1, 1), (2, 1), (1, 8), (2, 8)]
 
 
 def container_for(data_dir: str, postgres: str | None, schema: str | None) -> Container:

@@ -14,7 +14,7 @@ import typer
 from chengyun.auth.model import Role
 from chengyun.bootstrap import Container, bootstrap
 from chengyun.categories.cli import app as categories_app
-from chengyun.config import load_settings
+from chengyun.config import Settings, load_settings
 from chengyun.errors import DomainError, Invalid
 from chengyun.i18n import pick_locale, translate
 
@@ -258,15 +258,33 @@ def _serve(container: Container, *, live_seed: int | None = None) -> None:
     for ticker in tickers:
         ticker.start()
     try:
-        if settings.workers > 1:  # each worker process builds its own app from the same environment
-            os.environ["CHENGYUN_DATA_DIR"] = str(settings.data_dir.resolve())
-            uvicorn.run("chengyun.web.app:app_from_environment", factory=True, workers=settings.workers,
-                        host=settings.host, port=settings.port, log_level="info")
+        if settings.workers > 1:
+            _serve_workers(settings)
         else:
             uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info")
     finally:
         for ticker in tickers:
             ticker.stop()
+
+
+def _serve_workers(settings: Settings) -> None:
+    """Several server processes on one listening socket; each builds its own app from the same environment."""
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ["CHENGYUN_DATA_DIR"] = str(settings.data_dir.resolve())
+    config = uvicorn.Config("chengyun.web.app:app_from_environment", factory=True, workers=settings.workers,
+                            host=settings.host, port=settings.port, log_level="info")
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    # created with IPPROTO_TCP (uvicorn's own has protocol 0): asyncio sets TCP_NODELAY only on sockets it knows
+    # are TCP, and without it every small response waits ~40 ms for a delayed ACK
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((settings.host, settings.port))
+    listener.set_inheritable(True)
+    Multiprocess(config, sockets=[listener]).run()
 
 
 if __name__ == "__main__":  # pragma: no cover
