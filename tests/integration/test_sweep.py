@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
+from typer.testing import CliRunner
 
 from chengyun.bootstrap import Container, bootstrap
 from chengyun.cases.model import Action, CaseState, Request, Source
 from chengyun.cases.service import NewCase
 from chengyun.cases.tables import CaseRow, TimelineRow
+from chengyun.cli import app as cli_app
 from chengyun.config import Settings
 from chengyun.demo.load import ensure_demo
 from chengyun.shared.clock import FixedClock
+from tests.conftest import SECRET
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
@@ -93,3 +97,16 @@ def test_a_suspended_case_is_coloured_but_never_urged(demo: Container) -> None:
     report = demo.run_sweep()
     assert report.checked == 1 and report.urged == 0 and report.escalated == 0
     assert _row(demo, number).state == CaseState.SUSPENDED.value
+
+
+def test_jobs_run_once_sweeps_then_refreshes_the_kpi_rollup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHENGYUN_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CHENGYUN_SECRET_KEY", SECRET)
+    monkeypatch.setenv("CHENGYUN_LANG", "zh-CN")
+    runner = CliRunner()
+    assert runner.invoke(cli_app, ["db", "upgrade"]).exit_code == 0
+    first = runner.invoke(cli_app, ["jobs", "run-once"])
+    assert first.exit_code == 0, first.output
+    assert "时限巡检完成：检查 0 件" in first.output and "指标汇总已按全部案件重建：0 行。" in first.output
+    second = runner.invoke(cli_app, ["jobs", "run-once"])
+    assert "指标汇总已更新：重算有变动的 0 天，0 行。" in second.output  # nothing changed since the first
