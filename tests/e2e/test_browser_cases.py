@@ -48,6 +48,8 @@ def test_operator_registers_and_dispatches_a_case_from_its_page(server: tuple[st
     assert timeline.count() == 2
     assert "派遣" in timeline.nth(1).inner_text() and "待派遣 → 待签收" in timeline.nth(1).inner_text()
     assert page.inner_text("[data-testid=case-lead]") not in ("", "—")
+    page.wait_for_selector("#case-map[data-state=ready] canvas")  # the community's grids and the case's dot
+    assert page.get_attribute("#case-map", "data-highlight") == "510113002001001"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "case-page.png"), full_page=True)
 

@@ -21,7 +21,6 @@
     var labels = {};
     shown.forEach(function (f) { labels[f.properties.code] = f.properties.name; });
     var chart = echarts.init(el, null, { renderer: "canvas" });
-    chart.on("finished", function () { el.dataset.state = "ready"; });
     chart.setOption({
       geo: {
         map: name, roam: true, aspectScale: 0.86, selectedMode: false,
@@ -33,6 +32,8 @@
       series: isNaN(lon) ? [] : [{ type: "effectScatter", coordinateSystem: "geo", data: [[lon, lat]],
                                   symbolSize: 12, itemStyle: { color: "#d9363e" }, zlevel: 1 }]
     });
+    // setOption draws at once; "finished" never fires here because the dot's ripple animates for ever
+    el.dataset.state = "ready";
     window.addEventListener("resize", function () { chart.resize(); });
   }
 
