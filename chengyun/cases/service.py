@@ -95,7 +95,7 @@ class CaseService:
         except Forbidden as refused:  # refusals are audited after the rollback, so the record survives it
             self.audit.record_now(action=f"cases.{request.action.value}", actor=principal.username,
                                   actor_id=principal.user_id, outcome="refused", target=number,
-                                  code=refused.code, **{k: str(v) for k, v in refused.params.items()})
+                                  code=refused.code, params={k: str(v) for k, v in refused.params.items()})
             raise
 
     def _act(self, principal: Principal, number: str, request: Request, version: int | None) -> CaseRow:
@@ -184,8 +184,12 @@ class CaseService:
         return [row for row in rows if _may_see(principal, row)]
 
     def search(self, principal: Principal, *, states: frozenset[str] = frozenset(), lead_unit: str | None = None,
-               limit: int = 50, offset: int = 0) -> tuple[int, list[CaseRow]]:
-        """Cases in the caller's scope (handlers: those their unit leads or assists), newest first, with the count."""
+               overdue_at: datetime | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[CaseRow]]:
+        """Cases in the caller's scope (handlers: those their unit leads or assists) with the total count.
+
+        Newest first; with `overdue_at`, only cases red on the sweep or past their handling due date at that time,
+        the longest overdue first.
+        """
         if not 1 <= limit <= 500 or offset < 0:
             raise Invalid("cases.bad_page", limit=limit, offset=offset)
         stmt = select(CaseRow)
@@ -199,9 +203,13 @@ class CaseService:
             stmt = stmt.where(CaseRow.state.in_(sorted(states)))
         if lead_unit:
             stmt = stmt.where(CaseRow.lead_unit == lead_unit)
+        order: tuple[Any, ...] = (CaseRow.id.desc(),)
+        if overdue_at is not None:
+            stmt = stmt.where(or_(CaseRow.deadline_level == "red", CaseRow.handling_due < overdue_at))
+            order = (CaseRow.handling_due.is_(None), CaseRow.handling_due, CaseRow.id)
         with self.sessions() as session:
             total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-            rows = list(session.scalars(stmt.order_by(CaseRow.id.desc()).limit(limit).offset(offset)))
+            rows = list(session.scalars(stmt.order_by(*order).limit(limit).offset(offset)))
             session.expunge_all()
         return total, rows
 

@@ -94,6 +94,9 @@ def test_a_handler_works_their_units_case_and_a_stale_version_is_409(
     empty = handler.post(f"/api/cases/{number}/actions/submit_result", headers=hcsrf, json={"note": ""})
     assert empty.status_code == 422 and empty.json()["error"]["code"] == "cases.result_empty"
     assert "反馈" in empty.json()["error"]["message"]
+    closing = handler.post(f"/api/cases/{number}/actions/close", headers=hcsrf, json={})  # an operator's step
+    assert closing.status_code == 403 and closing.json()["error"]["code"] == "cases.role_not_allowed"
+    assert "结案" in closing.json()["error"]["message"]  # the action by its label, not its code
 
 
 def test_bad_requests_get_precise_errors(demo_client: tuple[TestClient, dict[str, str], Container]) -> None:

@@ -254,3 +254,43 @@ def test_suspend_moves_the_due_date_and_self_handle_closes_at_once(
     with tiny_district.sessions() as session:
         assert session.scalar(select(func.count()).select_from(TimelineRow)
                               .where(TimelineRow.case_id == mine.id)) == 1
+
+
+def test_overdue_search_finds_red_or_past_due_clocked_cases_longest_overdue_first(
+    loop: tuple[CaseService, dict[str, Principal]],
+) -> None:
+    service, p = loop
+    clock = service.clock
+    assert isinstance(clock, FixedClock)
+    numbers = []
+    for _ in range(4):
+        row = _open(service, p["op"])
+        service.act(p["op"], row.number, Request(Action.REGISTER))
+        service.act(p["op"], row.number, Request(Action.DISPATCH))  # due in 5 days (the fake policies)
+        numbers.append(row.number)
+        clock.advance(timedelta(hours=1))
+    service.act(p["cg"], numbers[0], Request(Action.CLAIM))
+    with pytest.raises(Forbidden) as refused:  # a unit may not suspend: the refusal is clean and audited
+        service.act(p["cg"], numbers[0], Request(Action.SUSPEND, note="等待产权单位"))
+    assert refused.value.code == "cases.role_not_allowed"
+    service.act(p["op"], numbers[0], Request(Action.SUSPEND, note="等待产权单位"))  # paused: not overdue
+    not_yet = _open(service, p["op"])  # reported only: no clock yet
+    assert service.search(p["op"], overdue_at=clock.now())[0] == 0
+    later = clock.now() + timedelta(days=5)
+    total, rows = service.search(p["op"], states=frozenset({"dispatched", "claimed", "handling"}), overdue_at=later)
+    assert total == 3 and [r.number for r in rows] == numbers[1:]  # the oldest due date first
+    assert not_yet.number not in {r.number for r in rows}
+    _, handler_rows = service.search(p["cg"], overdue_at=later, limit=1)
+    assert [r.number for r in handler_rows] == [numbers[0]]  # no state filter: the suspended one counts here
+
+
+def test_a_role_refusal_is_audited_with_its_parameters(loop: tuple[CaseService, dict[str, Principal]],
+                                                      tiny_district: Container) -> None:
+    service, p = loop
+    row = _open(service, p["op"])
+    with pytest.raises(Forbidden) as err:
+        service.act(p["grid"], row.number, Request(Action.REGISTER))
+    assert err.value.code == "cases.role_not_allowed" and err.value.params["action"] == "register"
+    [event] = tiny_district.audit.recent(action="cases.register")
+    assert (event.outcome, event.actor, event.target) == ("refused", "u-grid", row.number)
+    assert event.detail == {"code": "cases.role_not_allowed", "params": {"action": "register", "role": "grid_worker"}}
