@@ -39,7 +39,7 @@ class SqliteWriteGate:
     tries, so under load requests are served out of order, the slowest wait seconds, and a second server process
     on the same file gains nothing. Here a connection takes the gate at its transaction's first write and gives it
     back at commit or rollback. Threads of one process queue on a lock and wake at once, in turn; processes queue on
-    an advisory file lock (`flock`, where the OS has it) next to the database, polled every few dozen µs. The gate
+    an advisory file lock (`flock`, where the OS has it) next to the database, polled every 50 µs to 1 ms. The gate
     is re-entrant per thread, and a waiter gives up after the busy timeout (SQLite's own handler then decides), so
     a thread writing on two connections at once fails as before instead of hanging.
     """
@@ -101,7 +101,11 @@ class SqliteWriteGate:
         if self._lock_file is None or fcntl is None:
             return True
         if self._fd is None or self._fd_pid != os.getpid():  # a forked child opens its own: locks are per open file
-            self._fd, self._fd_pid = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            try:
+                self._fd, self._fd_pid = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            except OSError:  # e.g. a read-only folder: queue this process's threads only, as on Windows
+                self._lock_file = None
+                return True
         pause = 0.00005
         while True:
             try:

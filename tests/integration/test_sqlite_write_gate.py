@@ -114,3 +114,15 @@ def test_two_processes_queue_on_the_file_lock_and_every_write_lands(tmp_path: Pa
     assert counts == {"main": 150, "p0": 150, "p1": 150}
     assert Path(f"{path}-gate").exists()  # the processes met on the lock file beside the database
     engine.dispose()
+
+
+def test_a_lock_file_that_cannot_be_made_falls_back_to_queueing_threads(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'f.db'}")
+    gate = SqliteWriteGate(lock_file=tmp_path / "no-such-folder" / "f.db-gate")
+    gate.install(engine)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        assert gate.held
+    assert not gate.held
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
