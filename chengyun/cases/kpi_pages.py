@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from chengyun.cases.kpi_api import query_for, row_json
-from chengyun.cases.kpis import CLOSED_LEVELS, GroupBy, KpiReport
+from chengyun.cases.kpis import CLOSED_LEVELS, MAX_DAYS, GroupBy, KpiReport
 from chengyun.cases.pages import Names
 from chengyun.cases.rollup import overview
 from chengyun.web.deps import AppContainer, CurrentPrincipal
@@ -22,7 +22,8 @@ PRESETS = (7, 30, 90, 365)
 
 @router.get("/kpis", response_class=HTMLResponse)
 def kpi_page(request: Request, principal: CurrentPrincipal, container: AppContainer,
-             start: str | None = None, end: str | None = None, days: int | None = None) -> Response:
+             start: str | None = None, end: str | None = None,
+             days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None) -> Response:
     """Rates for the whole scope, per community (a unit: per category class), per level, and the daily trend."""
     if days is not None and not start:  # a preset such as "the last 30 days", checked like any period
         last = container.clock.now().astimezone(container.settings.tz).date() + timedelta(days=1)

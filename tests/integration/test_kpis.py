@@ -326,3 +326,6 @@ def test_kpi_page_refuses_a_bad_period_with_the_reason(web: TestClient) -> None:
     login(web, "street_op")
     response = web.get("/kpis", params={"start": "2026-11-16", "end": "2026-11-02"})
     assert response.status_code == 422 and "统计区间无效：2026-11-16 至 2026-11-02" in response.text
+    for days in ("0", "100000000", "soon"):
+        refused = web.get("/kpis", params={"days": days}, headers={"Accept": "application/json"})
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "request.invalid"
