@@ -63,3 +63,23 @@ def test_groups_add_up_to_the_total_including_averages() -> None:
     assert total.counts.cases == 7 and total.response_rate == pytest.approx(3 / 5)
     assert total.avg_claim_hours == pytest.approx(11 / 5)
     assert total.closed_share_by_level["street"] == pytest.approx(2 / 3)
+
+
+def test_rolled_up_and_live_counts_of_the_same_group_add_up() -> None:
+    query = KpiQuery.local("/", GroupBy.COMMUNITY, date(2026, 11, 1), date(2026, 11, 24), ZoneInfo("Asia/Shanghai"))
+    past = KpiCounts(cases=10, dispatched=8, responded=6, closed_by_level={"community": 3})
+    today = KpiCounts(cases=2, dispatched=2, responded=2, closed_by_level={"community": 1})
+    result = report(query, [("510113002001", past), (None, KpiCounts(cases=1)), ("510113002001", today)])
+    assert [r.key for r in result.rows] == ["510113002001", None]
+    merged = result.rows[0]
+    assert (merged.counts.cases, merged.response_rate) == (12, 0.8)
+    assert merged.counts.closed_by_level["community"] == 4 and result.total.counts.cases == 13
+
+
+def test_a_query_knows_its_local_days_and_can_start_later() -> None:
+    query = KpiQuery.local("/", GroupBy.DAY, date(2026, 11, 1), date(2026, 11, 24), ZoneInfo("Asia/Shanghai"))
+    assert query.local_days == (date(2026, 11, 1), date(2026, 11, 24))
+    today = query.from_day(date(2026, 11, 23))
+    assert today.start == datetime(2026, 11, 22, 16, 0, tzinfo=UTC) and today.end == query.end
+    assert today.local_days == (date(2026, 11, 23), date(2026, 11, 24))
+    assert query.from_day(date(2026, 10, 1)).start == query.start  # never earlier than the window
