@@ -14,6 +14,7 @@ from typing import Any
 
 from minio import Minio
 from minio.error import MinioException, S3Error
+from urllib3 import PoolManager
 from urllib3.exceptions import HTTPError
 
 from chengyun.adapters.storage import SIDECAR_SUFFIX, file_id_of, is_file_id
@@ -110,12 +111,16 @@ class S3Store:
 
 
 def s3_store(endpoint: str, bucket_url: str, access_key: str, secret_key: str, *, secure: bool,
-             region: str | None = None) -> S3Store:
-    """A store from settings: `bucket_url` is `s3://bucket/prefix/`, `endpoint` host:port of the service."""
+             region: str | None = None, http_client: PoolManager | None = None) -> S3Store:
+    """A store from settings: `bucket_url` is `s3://bucket/prefix/`, `endpoint` host:port of the service.
+
+    `http_client` replaces the client's connection pool (its default retries a failed call five times).
+    """
     if not bucket_url.startswith("s3://") or not endpoint:
         raise Invalid("attachments.bad_store_url", url=bucket_url)
     bucket, _, prefix = bucket_url[5:].partition("/")
     if not bucket:
         raise Invalid("attachments.bad_store_url", url=bucket_url)
-    client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region)
+    client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region,
+                   http_client=http_client)
     return S3Store(client, bucket, prefix.strip("/") + "/" if prefix.strip("/") else "")

@@ -152,8 +152,8 @@ def rollup_statement(dialect: str, query: KpiQuery, first: date, last: date) -> 
     return stmt
 
 
-def _covered_until(session: Session, query: KpiQuery) -> date | None:
-    """The first local day the rollup does not cover for this query, or None when it cannot answer it."""
+def _coverage(session: Session, query: KpiQuery) -> KpiRollupStateRow | None:
+    """The rollup's state when it can answer this query (scope, unit, group and time zone allow it), else None."""
     if query.unit_code or query.group not in GRAIN_OF:
         return None
     state = session.get(KpiRollupStateRow, STATE_ID)
@@ -163,13 +163,19 @@ def _covered_until(session: Session, query: KpiQuery) -> date | None:
         scope_code = query.scope_path.rstrip("/").rsplit("/", 1)[-1]
         if session.scalar(select(AreaRow.level).where(AreaRow.code == scope_code)) not in COARSE_SCOPES:
             return None
-    return (state.refreshed_at + timedelta(minutes=state.utc_offset_minutes)).date()
+    return state
 
 
 def kpis(session: Session, query: KpiQuery) -> KpiReport:
     """The KPI report of one query: rolled-up past days plus live recent days, rows per group and the total."""
+    return _report(session, query, _coverage(session, query))
+
+
+def _report(session: Session, query: KpiQuery, coverage: KpiRollupStateRow | None) -> KpiReport:
     first, last = query.local_days
-    until = _covered_until(session, query)
+    # the rollup answers for the local days before its last refresh's day; later days are read live
+    until = None if coverage is None else (coverage.refreshed_at
+                                           + timedelta(minutes=coverage.utc_offset_minutes)).date()
     if until is None or until <= first:
         return report(query, live_groups(session, query))
     dialect = session.get_bind().dialect.name
@@ -192,9 +198,10 @@ class KpiOverview:
 
 
 def overview(session: Session, query: KpiQuery) -> KpiOverview:
-    """The KPI page's three reports for one scope and window (the query's own group is ignored)."""
+    """The KPI page's three reports for one scope and window; whether the rollup can answer is decided once."""
     place = GroupBy.CLASS if query.unit_code else GroupBy.COMMUNITY
-    state = session.get(KpiRollupStateRow, STATE_ID)
-    return KpiOverview(kpis(session, replace(query, group=place)), kpis(session, replace(query, group=GroupBy.LEVEL)),
-                       kpis(session, replace(query, group=GroupBy.DAY)),
-                       state.refreshed_at if state is not None and _covered_until(session, query) else None)
+    coverage = _coverage(session, replace(query, group=place))  # all three groups use the same grains' rules
+    by = {group: _report(session, replace(query, group=group), coverage)
+          for group in (place, GroupBy.LEVEL, GroupBy.DAY)}
+    return KpiOverview(by[place], by[GroupBy.LEVEL], by[GroupBy.DAY],
+                       coverage.refreshed_at if coverage is not None else None)

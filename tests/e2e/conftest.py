@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from chengyun.config import Settings
 from chengyun.demo.load import ensure_demo
 from chengyun.web.app import create_app
 from tests.conftest import SECRET, need
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
@@ -26,17 +26,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """The demo street served by uvicorn on a free local port; yields the base URL and demo passwords."""
     data_dir = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
+    port = free_port()
     container = bootstrap(Settings(env="dev", secret_key=SECRET, data_dir=data_dir, port=port))
     container.migrate()
     passwords = {a.username: a.password for a in ensure_demo(container, echo=lambda _: None)}

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from minio import Minio
 from moto.server import ThreadedMotoServer
+from urllib3 import PoolManager
 
 from chengyun.adapters.s3 import S3Store, s3_store
 from chengyun.adapters.storage import file_id_of
@@ -70,8 +71,8 @@ def test_an_unreachable_store_is_unavailable_not_a_crash() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    store = s3_store(f"127.0.0.1:{closed_port}", f"s3://{BUCKET}/", "test", "test", secure=False)
-    store.client._http.connection_pool_kw["retries"] = 0  # type: ignore[attr-defined]  # fail fast in the test
+    store = s3_store(f"127.0.0.1:{closed_port}", f"s3://{BUCKET}/", "test", "test", secure=False,
+                     http_client=PoolManager(retries=0))  # fail at once instead of after five retries
     with pytest.raises(Unavailable) as err:
         store.put(b"data")
     assert err.value.code == "attachments.store_unavailable" and err.value.http_status == 503

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,11 @@ from pathlib import Path
 import httpx2 as httpx
 
 from tests.conftest import SECRET
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.helpers import free_port
 
 
 def test_two_worker_processes_serve_the_same_database(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CHENGYUN_DATA_DIR": str(tmp_path), "CHENGYUN_SECRET_KEY": SECRET,
            "CHENGYUN_SWEEP_INTERVAL_S": "0"}
     server = subprocess.Popen([sys.executable, "-m", "chengyun.cli", "serve", "--port", str(port), "--workers", "2"],

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import csv
-import io
 import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
 
 from chengyun.categories.model import (
     Catalogue,
@@ -32,6 +30,7 @@ from chengyun.errors import Invalid, NotFound
 from chengyun.i18n import catalogue as messages
 from chengyun.i18n import translate
 from chengyun.shared.handling import HandlingLevel, LimitUnit, TimeLimit, Urgency
+from tests.helpers import workbook_bytes
 
 HEADER = ",".join(COLUMNS)
 PARSING_SOURCES = [Path(__file__).resolve().parents[2] / "chengyun/categories" / name
@@ -238,17 +237,6 @@ def test_an_edit_is_validated_like_a_row_but_refused_with_its_own_code() -> None
 
 
 # --- Excel and round trips ------------------------------------------------------------------------------
-
-
-def workbook_bytes(rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def test_excel_reads_like_csv_including_typed_cells() -> None:

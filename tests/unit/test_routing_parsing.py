@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
 
 import chengyun
 from chengyun.areas.model import AreaLevel, AreaRef, ImportProblem
@@ -34,6 +33,7 @@ from chengyun.routing import (
     split_units,
 )
 from chengyun.shared.handling import HandlingLevel, LimitUnit, TimeLimit
+from tests.helpers import workbook_bytes
 
 L, H = AreaLevel, HandlingLevel
 KNOWN = KnownCodes(
@@ -165,17 +165,6 @@ def test_handling_levels_and_unit_lists() -> None:
 
 
 # --- Excel ------------------------------------------------------------------------------------------------------
-
-
-def workbook_bytes(rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def test_xlsx_rows_are_parsed_with_spreadsheet_row_numbers() -> None:
