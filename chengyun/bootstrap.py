@@ -24,6 +24,7 @@ from chengyun.categories.service import CategoryService
 from chengyun.config import Settings
 from chengyun.db.engine import make_engine, make_session_factory
 from chengyun.db.migrate import current_revision, upgrade
+from chengyun.intake.service import IntakeService
 from chengyun.org.service import OrgService
 from chengyun.routing.service import DutyService
 from chengyun.shared.clock import Clock, SystemClock
@@ -48,6 +49,7 @@ class Container:
     cases: CaseService
     deadlines: DeadlinePolicy
     attachments: AttachmentStore
+    intake: IntakeService
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -62,7 +64,8 @@ class Container:
             return refresh(session, now, int(offset.total_seconds() // 60), full=full)
 
     def run_jobs(self) -> tuple[SweepReport, RefreshReport]:
-        """What the scheduler runs each tick: the deadline sweep, then the KPI rollup (which sees its changes)."""
+        """What the scheduler runs each tick: due intake retries, the deadline sweep, then the KPI rollup."""
+        self.intake.process_due()
         return self.run_sweep(), self.refresh_kpis()
 
     def database_ok(self) -> bool:
@@ -103,6 +106,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
     duty = DutyService(sessions, clock)
     deadlines = DeadlinePolicy(WorkingCalendar.build(timezone=settings.timezone))
     policies = LivePolicies(categories, duty, deadlines)
+    cases = CaseService(sessions, clock, vault, audit, areas, policies, timezone=settings.timezone)
     return Container(
         settings=settings,
         engine=engine,
@@ -115,7 +119,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         org=OrgService(sessions, clock, audit, vault),
         categories=categories,
         duty=duty,
-        cases=CaseService(sessions, clock, vault, audit, areas, policies, timezone=settings.timezone),
+        cases=cases,
         deadlines=deadlines,
         attachments=attachment_store(settings),
+        intake=IntakeService(sessions, clock, vault, areas, cases),
     )

@@ -88,13 +88,14 @@ class AreaService:
 
     def locate(self, lon: float, lat: float, crs: CoordSystem = CoordSystem.WGS84,
                principal: Principal | None = None) -> tuple[AreaRef, ...]:
-        """The chain of areas containing the point; outside every polygon (or the scope) → error."""
+        """The chain of areas containing the point; outside every polygon (or a scope, if any) → error."""
         wlon, wlat = to_wgs84(lon, lat, crs)
         chain = self.index().locate(wlon, wlat)
         if chain is None:
             raise NotFound("areas.point_outside", lon=wlon, lat=wlat)
-        if principal is not None and principal.scope_code not in {ref.code for ref in chain}:
-            raise NotFound("areas.point_outside_scope", lon=wlon, lat=wlat, scope=principal.scope_code)
+        scope = principal.scope_code if principal is not None else ""  # "" (the system itself): everywhere
+        if scope and scope not in {ref.code for ref in chain}:
+            raise NotFound("areas.point_outside_scope", lon=wlon, lat=wlat, scope=scope)
         return chain
 
     # --- scoped reads ---------------------------------------------------------------------------

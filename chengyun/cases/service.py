@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -69,8 +70,13 @@ class CaseService:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def open(self, principal: Principal, new: NewCase) -> CaseRow:
-        """Validate, locate and store a new case (state `reported`); the same external id returns the first."""
+    def open(self, principal: Principal, new: NewCase,
+             then: Callable[[Connection, CaseRow], None] | None = None) -> CaseRow:
+        """Validate, locate and store a new case (state `reported`); the same external id returns the first.
+
+        `then` runs inside the same transaction with the stored (or already existing) case, so a caller's own
+        bookkeeping (intake marking its report) commits together with the case or not at all.
+        """
         _check_text(new)
         category = self.policies.category(new.category_code, new=True)
         chain = self.areas.locate(new.lon, new.lat, new.crs, principal)
@@ -80,12 +86,16 @@ class CaseService:
         with self._engine.begin() as conn:
             existing = repo.by_external(conn, new.external_system, new.external_id)
             if existing is not None:
+                if then is not None:
+                    then(conn, existing)
                 return existing
             row = repo.new_row(new, category, chain, lon, lat, now, self._reporter(new))
             row.repeat_report = repo.reported_since(conn, row.reporter_phone_hash, now - REPEAT_WINDOW)
             repo.insert_case(conn, row, lambda case_id: f"{day}-{case_id:06d}")
             record(conn, self.clock, action="cases.open", actor=principal.username, actor_id=principal.user_id,
                    target=row.number, source=new.source.value, category=category.code)
+            if then is not None:
+                then(conn, row)
         return row
 
     def act(self, principal: Principal, number: str, request: Request, *, version: int | None = None) -> CaseRow:

@@ -6,9 +6,10 @@ from chengyun.auth import tables as auth_tables
 from chengyun.cases import tables as cases_tables
 from chengyun.categories import tables as categories_tables
 from chengyun.db.base import Base
+from chengyun.intake import tables as intake_tables
 from chengyun.org import tables as org_tables
 from chengyun.routing import tables as routing_tables
 
 metadata = Base.metadata
-__all__ = ["areas_tables", "audit_tables", "auth_tables", "cases_tables", "categories_tables", "metadata",
-           "org_tables", "routing_tables"]
+__all__ = ["areas_tables", "audit_tables", "auth_tables", "cases_tables", "categories_tables", "intake_tables",
+           "metadata", "org_tables", "routing_tables"]
