@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     s3_secret_key: str = Field(default="", repr=False)
     s3_secure: bool = True  # HTTPS
     s3_region: str | None = None
+    ai_alert_types: Path | None = None  # a street's own AI alert types (JSON); the packaged defaults when unset
 
     @field_validator("timezone")
     @classmethod

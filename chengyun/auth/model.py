@@ -15,6 +15,7 @@ class Role(StrEnum):
     GRID_WORKER = "grid_worker"  # 网格员
     RESIDENT = "resident"  # 居民
     AUDITOR = "auditor"  # 审计员
+    SYSTEM = "system"  # 上级/外部系统: an upstream, AI or IoT platform that sends reports with its own token
 
 
 @dataclass(frozen=True, slots=True)

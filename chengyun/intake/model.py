@@ -31,7 +31,9 @@ MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_VALUE = 1000
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""C0/C1 control characters (tab and newlines aside), line separators, and the bidirectional overrides that make text
+read differently from how it is stored; zero-width joiners stay (emoji sequences need them)."""
 
 
 class Channel(StrEnum):

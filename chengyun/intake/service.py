@@ -75,8 +75,20 @@ class IntakeService:
 
     # --- accepting ---------------------------------------------------------------------------
 
-    def submit(self, principal: Principal, report: Report, *, process: bool = True) -> Submitted:
-        """Validate and store the report (durable from here on), then try to make it a case."""
+    def check(self, principal: Principal, report: Report) -> Report:
+        """The cleaned report, or Invalid/NotFound naming what is wrong (a batch checks every row first)."""
+        report = clean(report)
+        self._check_category(report.category_code)
+        self._checked_point(principal, report)
+        return report
+
+    def submit(self, principal: Principal, report: Report, *, process: bool = True,
+               suppress: str | None = None) -> Submitted:
+        """Validate and store the report (durable from here on), then try to make it a case.
+
+        With `suppress` (a reason code) the report is kept as `suppressed` and opens nothing, e.g. an AI alert
+        below its confidence threshold: counted and inspectable, not acted on.
+        """
         report = clean(report)
         self._check_category(report.category_code)
         lon, lat = self._checked_point(principal, report)
@@ -88,7 +100,10 @@ class IntakeService:
                 earlier = self._earlier(conn, key, report)
                 if earlier is not None:
                     return self._repeat(conn, principal, earlier, report, now)
-                row = repo.insert_report(conn, self._values(principal, report, key, lon, lat, now))
+                values = self._values(principal, report, key, lon, lat, now)
+                if suppress is not None:
+                    values.update(state=ReportState.SUPPRESSED.value, last_error=suppress, processed_at=now)
+                row = repo.insert_report(conn, values)
                 record(conn, self.clock, action="intake.receive", actor=principal.username,
                        actor_id=principal.user_id or None, target=f"report:{row.token}",
                        channel=report.channel.value, source=report.source.value)
@@ -98,7 +113,7 @@ class IntakeService:
             if found is None:
                 raise
             return Submitted(found, "duplicate")
-        if process:
+        if process and suppress is None:
             row = self.process(row.id)
         return Submitted(row, "created")
 

@@ -18,8 +18,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+OLD_ROLES = "role IN ('admin','operator','handler','grid_worker','resident','auditor')"
+NEW_ROLES = "role IN ('admin','operator','handler','grid_worker','resident','auditor','system')"
+
+
 def upgrade() -> None:
-    """The inbox of reports, upstream webhooks and the delivery log."""
+    """The inbox of reports, upstream webhooks and the delivery log; accounts of external systems."""
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_users_role'), type_='check')
+        batch_op.create_check_constraint('role', NEW_ROLES)
     op.create_table('webhooks',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('system', sa.String(length=40), nullable=False),
@@ -108,3 +115,6 @@ def downgrade() -> None:
 
     op.drop_table('reports')
     op.drop_table('webhooks')
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_users_role'), type_='check')
+        batch_op.create_check_constraint('role', OLD_ROLES)

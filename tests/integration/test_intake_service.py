@@ -1,0 +1,182 @@
+"""Intake on SQLite and PostgreSQL: durable inbox, idempotency, external ids, review, retries, AI cool-down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from chengyun.auth.model import Principal, Role
+from chengyun.bootstrap import Container, bootstrap
+from chengyun.cases.model import Source
+from chengyun.cases.tables import CaseRow
+from chengyun.config import Settings
+from chengyun.errors import Forbidden, Invalid, NotFound
+from chengyun.intake.model import Channel, Report, ReportState
+from chengyun.intake.tables import ReportRow
+from chengyun.shared.clock import FixedClock
+from tests.conftest import tiny_district_drafts
+
+YIHU = (104.005, 30.002)  # 怡湖社区第1网格
+OUTSIDE = (116.4, 39.9)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Any, clock: FixedClock) -> Container:
+    """The tiny district with the default catalogue and one account per role that reports."""
+    c = bootstrap(settings, engine=engine, clock=clock)
+    c.areas.import_drafts(tiny_district_drafts(), actor="test")
+    c.categories.ensure_default()
+    for name, role, scope in [("oper", Role.OPERATOR, "510113002000"), ("grider", Role.GRID_WORKER, "510113002001"),
+                              ("sys12345", Role.SYSTEM, "510113002000"), ("other", Role.OPERATOR, "510113002002")]:
+        c.auth.create_user(username=name, display_name=name, role=role, scope_code=scope)
+    return c
+
+
+def who(app: Container, name: str) -> Principal:
+    return app.auth.principal(name)
+
+
+def grid_report(**changes: Any) -> Report:
+    values: dict[str, Any] = {"channel": Channel.GRID, "source": Source.GRID, "description": "路边<b>暴露垃圾</b>",
+                              "category_code": "0101", "lon": YIHU[0], "lat": YIHU[1],
+                              "reporter_phone": "13800138000"}
+    values.update(changes)
+    return Report(**values)
+
+
+def count(app: Container, table: Any) -> int:
+    with app.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_a_report_becomes_a_case_in_one_step_and_stays_linked(app: Container) -> None:
+    done = app.intake.submit(who(app, "grider"), grid_report())
+    row = done.report
+    assert (done.outcome, row.state) == ("created", ReportState.OPENED.value)
+    case, _ = app.cases.get(who(app, "oper"), row.case_number or "")
+    assert (case.source, case.category_code, case.description, case.area_code) == \
+        ("grid", "0101", "路边暴露垃圾", "510113002001001")
+    assert case.reporter_phone_masked == "138****8000"
+    with app.sessions() as session:
+        stored = session.get(ReportRow, row.id)
+        assert stored is not None and "13800138000" not in str(stored.payload)  # only encrypted and masked
+
+
+def test_the_same_idempotency_key_never_makes_a_second_report_or_case(app: Container) -> None:
+    first = app.intake.submit(who(app, "grider"), grid_report(idempotency_key="phone-42-0001"))
+    again = app.intake.submit(who(app, "grider"), grid_report(idempotency_key="phone-42-0001"))
+    assert (again.outcome, again.report.token, again.report.case_number) == \
+        ("duplicate", first.report.token, first.report.case_number)
+    assert count(app, ReportRow) == 1 and count(app, CaseRow) == 1
+    other = app.intake.submit(who(app, "grider"), grid_report(idempotency_key="phone-42-0002"))
+    assert other.outcome == "created" and count(app, CaseRow) == 2
+
+
+def test_an_upstream_id_sent_again_is_ignored_or_updates_never_duplicates(app: Container) -> None:
+    sent = grid_report(channel=Channel.UPSTREAM, source=Source.CITIZEN, external_system="sys12345",
+                       external_id="12345-0001", description="噪音扰民")
+    first = app.intake.submit(who(app, "sys12345"), sent)
+    assert app.intake.submit(who(app, "sys12345"), sent).outcome == "unchanged"
+    changed = app.intake.submit(who(app, "sys12345"), grid_report(
+        channel=Channel.UPSTREAM, source=Source.CITIZEN, external_system="sys12345", external_id="12345-0001",
+        description="噪音扰民，夜间更严重"))
+    assert changed.outcome == "updated" and changed.report.description == "噪音扰民，夜间更严重"
+    assert count(app, ReportRow) == 1 and count(app, CaseRow) == 1
+    case, _ = app.cases.get(who(app, "oper"), first.report.case_number or "")
+    assert (case.external_system, case.external_id) == ("sys12345", "12345-0001")
+
+
+def test_an_address_nobody_can_place_waits_for_an_operator_then_opens(app: Container) -> None:
+    held = app.intake.submit(who(app, "grider"), grid_report(lon=None, lat=None, address="青江路不存在的123号")).report
+    assert (held.state, held.last_error, held.case_number) == ("needs_review", "intake.address_not_placed", None)
+    assert [r.token for r in app.intake.review_queue(who(app, "oper"))] == [held.token]
+    with pytest.raises(Forbidden):
+        app.intake.resolve(who(app, "grider"), held.token, lon=YIHU[0], lat=YIHU[1])
+    placed = app.intake.resolve(who(app, "oper"), held.token, lon=YIHU[0], lat=YIHU[1])
+    assert placed.state == "opened" and placed.case_number is not None
+    assert app.intake.review_queue(who(app, "oper")) == []
+    with pytest.raises(Invalid):
+        app.intake.resolve(who(app, "oper"), held.token, category_code="0101")
+
+
+def test_an_unclassified_report_waits_for_a_category(app: Container) -> None:
+    held = app.intake.submit(who(app, "grider"), grid_report(category_code=None)).report
+    assert (held.state, held.last_error) == ("needs_review", "intake.needs_category")
+    with pytest.raises(Invalid) as info:
+        app.intake.resolve(who(app, "oper"), held.token, category_code="9999")
+    assert info.value.code == "intake.unknown_category"
+    assert app.intake.resolve(who(app, "oper"), held.token, category_code="0101").state == "opened"
+
+
+def test_reports_are_refused_before_storing_when_outside_scope_or_unknown_category(app: Container) -> None:
+    with pytest.raises(NotFound):
+        app.intake.submit(who(app, "grider"), grid_report(lon=OUTSIDE[0], lat=OUTSIDE[1]))
+    with pytest.raises(NotFound):  # the grid worker's scope is 怡湖; 石家碾 is next door
+        app.intake.submit(who(app, "grider"), grid_report(lon=104.015, lat=30.002))
+    with pytest.raises(Invalid):
+        app.intake.submit(who(app, "grider"), grid_report(category_code="9999"))
+    assert count(app, ReportRow) == 0
+
+
+class FailingGeocoder:
+    """Fails like a broken dependency the first `failures` times, then places everything at 怡湖."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def place(self, text: str, scope_path: str | None = None) -> tuple[tuple[float, float] | None, list[Any]]:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("gazetteer unavailable")
+        return YIHU, []
+
+
+def test_a_processing_failure_keeps_the_report_and_retries_it_when_due(app: Container,
+                                                                      clock: FixedClock) -> None:
+    app.intake.geocoder = FailingGeocoder(failures=2)
+    kept = app.intake.submit(who(app, "grider"), grid_report(lon=None, lat=None, address="怡湖苑3栋")).report
+    assert (kept.state, kept.attempts, kept.last_error) == ("received", 1, "intake.processing_failed")
+    assert kept.last_error_params == {"reason": "RuntimeError"}
+    assert app.intake.process_due() == 0  # not due yet: 30 s back-off
+    clock.advance(timedelta(seconds=31))
+    assert app.intake.process_due() == 1
+    clock.advance(timedelta(seconds=61))
+    assert app.intake.process_due() == 1
+    row = app.intake.get(who(app, "oper"), kept.token)
+    assert (row.state, row.attempts) == ("opened", 2) and row.case_number is not None
+    assert app.intake.process_due() == 0
+
+
+def test_operators_see_only_reports_in_their_scope(app: Container) -> None:
+    held = app.intake.submit(who(app, "grider"), grid_report(category_code=None)).report
+    assert app.intake.get(who(app, "grider"), held.token).token == held.token  # the submitter
+    assert [r.token for r in app.intake.review_queue(who(app, "oper"))] == [held.token]
+    assert app.intake.review_queue(who(app, "other")) == []
+    with pytest.raises(NotFound):
+        app.intake.get(who(app, "other"), held.token)
+
+
+def test_an_ai_cameras_repeats_within_the_cool_down_join_the_first_case(app: Container, clock: FixedClock) -> None:
+    def alert(n: int) -> Report:
+        return Report(Channel.AI, Source.SENSOR, f"消防通道占用 {n}", category_code="1001", lon=YIHU[0],
+                      lat=YIHU[1], dedup_key="ai:cam-7:fire_lane_blocked", cooldown_s=1800)
+
+    first = app.intake.submit(who(app, "sys12345"), alert(1)).report
+    clock.advance(timedelta(minutes=10))
+    repeat = app.intake.submit(who(app, "sys12345"), alert(2)).report
+    assert (repeat.state, repeat.case_number) == ("suppressed", first.case_number)
+    clock.advance(timedelta(minutes=25))  # 35 minutes after the first: the cool-down (30 min) is over
+    later = app.intake.submit(who(app, "sys12345"), alert(3)).report
+    assert later.state == "opened" and later.case_number != first.case_number
+    low = app.intake.submit(who(app, "sys12345"), alert(4), suppress="intake.ai.below_threshold").report
+    assert (low.state, low.last_error, low.case_number) == ("suppressed", "intake.ai.below_threshold", None)
+    assert app.intake.counts() == {"opened": 2, "suppressed": 2}
+    assert count(app, CaseRow) == 2
