@@ -25,7 +25,9 @@ from chengyun.config import Settings
 from chengyun.db.engine import make_engine, make_session_factory
 from chengyun.db.migrate import current_revision, upgrade
 from chengyun.intake.service import IntakeService
+from chengyun.intake.webhooks import WebhookService
 from chengyun.org.service import OrgService
+from chengyun.places.service import PlaceService
 from chengyun.routing.service import DutyService
 from chengyun.shared.clock import Clock, SystemClock
 from chengyun.shared.privacy import PersonalDataVault
@@ -50,6 +52,8 @@ class Container:
     deadlines: DeadlinePolicy
     attachments: AttachmentStore
     intake: IntakeService
+    places: PlaceService
+    webhooks: WebhookService
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -64,9 +68,12 @@ class Container:
             return refresh(session, now, int(offset.total_seconds() // 60), full=full)
 
     def run_jobs(self) -> tuple[SweepReport, RefreshReport]:
-        """What the scheduler runs each tick: due intake retries, the deadline sweep, then the KPI rollup."""
+        """What the scheduler runs each tick: intake retries, the deadline sweep, the KPI rollup, then webhooks."""
         self.intake.process_due()
-        return self.run_sweep(), self.refresh_kpis()
+        swept, rolled_up = self.run_sweep(), self.refresh_kpis()
+        self.webhooks.enqueue_changes()  # after the sweep, so its urges and escalations go out in the same tick
+        self.webhooks.deliver_due()
+        return swept, rolled_up
 
     def database_ok(self) -> bool:
         """True when the database answers a trivial query."""
@@ -123,4 +130,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         deadlines=deadlines,
         attachments=attachment_store(settings),
         intake=IntakeService(sessions, clock, vault, areas, cases),
+        places=PlaceService(sessions, clock, audit, areas),
+        webhooks=WebhookService(sessions, clock, vault, audit, timezone=settings.timezone),
     )

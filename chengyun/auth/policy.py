@@ -20,6 +20,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     CATALOGUE_MANAGE = "catalogue.manage"
     DUTY_MANAGE = "duty.manage"
+    WEBHOOKS_MANAGE = "webhooks.manage"
 
 
 _ALL = frozenset(Role)
@@ -33,6 +34,7 @@ ALLOWED: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT_READ: frozenset({Role.ADMIN, Role.AUDITOR}),
     Permission.CATALOGUE_MANAGE: frozenset({Role.ADMIN}),
     Permission.DUTY_MANAGE: frozenset({Role.ADMIN}),
+    Permission.WEBHOOKS_MANAGE: frozenset({Role.ADMIN}),
 }
 
 

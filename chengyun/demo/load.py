@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -16,6 +17,7 @@ from chengyun.auth.model import Role
 from chengyun.auth.tables import UserRow
 from chengyun.bootstrap import Container
 from chengyun.demo.district import DemoDistrict, build_demo_district
+from chengyun.demo.places import Community, demo_places
 from chengyun.org.tables import PersonRow, UnitRow
 from chengyun.shared.privacy import PersonalDataVault, mask_phone, normalise_phone
 
@@ -57,6 +59,7 @@ def ensure_demo(container: Container, *, seed: int = 2026,
             store_district(session, district, container)
         echo(_summary(district))
     _ensure_reference_data(container)
+    _ensure_places(container, seed)
     return [_ensure_account(container, *spec) for spec in DEMO_USERS]
 
 
@@ -69,6 +72,23 @@ def _ensure_reference_data(container: Container) -> None:
     if not container.duty.rules():
         data = resources.files("chengyun").joinpath(DEMO_DUTY_LIST).read_bytes()
         container.duty.import_bytes(data, filename="demo_duty_list.csv", actor="demo")
+
+
+def _ensure_places(container: Container, seed: int) -> None:
+    """The demo street's roads and points of interest, derived from its stored areas and compounds, once."""
+    if container.places.has_places():
+        return
+    with container.sessions() as session:
+        rows = session.execute(select(AreaRow.code, AreaRow.name, AreaRow.geometry).where(
+            AreaRow.parent_code == DEMO_STREET, AreaRow.level == "community").order_by(AreaRow.code)).all()
+        street = session.get(AreaRow, DEMO_STREET)
+        compounds = session.execute(select(CompoundRow.address, CompoundRow.lon, CompoundRow.lat)
+                                    .order_by(CompoundRow.code)).all()
+    if street is None or street.geometry is None:
+        return
+    communities = [Community(code, name, json.loads(geometry)) for code, name, geometry in rows if geometry]
+    drafts = demo_places(communities, compounds, json.loads(street.geometry), seed)
+    container.places.import_drafts(drafts, source="demo", actor="demo")
 
 
 def store_district(session: Session, district: DemoDistrict, container: Container) -> None:

@@ -68,7 +68,7 @@ def test_a_grid_worker_retrying_after_a_timeout_gets_the_same_report(site: Any) 
 
 
 def test_handle_it_yourself_closes_the_case_at_once_where_the_category_allows(site: Any) -> None:
-    client, tokens, c = site
+    client, tokens, _ = site
     done = client.post("/api/reports", json={**GOOD, "handle_self": True}, headers=auth(tokens["grider"]))
     assert done.status_code == 201 and done.json()["case_state"] == "closed"
     refused = client.post("/api/reports", json={**GOOD, "category_code": "0102", "handle_self": True},
@@ -78,7 +78,7 @@ def test_handle_it_yourself_closes_the_case_at_once_where_the_category_allows(si
 
 
 def test_a_resident_reports_as_a_citizen_and_an_operator_takes_a_phone_call(site: Any) -> None:
-    client, tokens, c = site
+    client, tokens, _ = site
     resident = client.post("/api/reports", json=GOOD, headers=auth(tokens["resi"]))
     call = client.post("/api/reports", json={**GOOD, "source": "district"}, headers=auth(tokens["oper"]))
     assert (resident.json()["source"], resident.json()["channel"]) == ("citizen", "resident")
@@ -137,7 +137,7 @@ def test_ai_alerts_keep_everything_but_open_one_case_per_camera_cool_down(site: 
 
 
 def test_the_review_queue_over_http(site: Any) -> None:
-    client, tokens, c = site
+    client, tokens, _ = site
     held = client.post("/api/reports", json={"description": "这里有问题", "lon": YIHU[0], "lat": YIHU[1]},
                        headers=auth(tokens["resi"])).json()
     queue = client.get("/api/reports/review", headers=auth(tokens["oper"])).json()
@@ -186,7 +186,8 @@ def test_malformed_bodies_and_files_on_the_machine_endpoints(site: Any) -> None:
     cases = [
         client.post("/api/intake/upstream", content=b"{not json", headers=sys_auth),
         client.post("/api/intake/upstream", content=json.dumps([1, 2]).encode(), headers=sys_auth),
-        client.post("/api/intake/upstream", json={"external_id": "x", "colour": "red"}, headers=auth(tokens["sys12345"])),
+        client.post("/api/intake/upstream", json={"external_id": "x", "colour": "red"},
+                    headers=auth(tokens["sys12345"])),
         client.post("/api/intake/upstream", json={"description": "no id"}, headers=auth(tokens["sys12345"])),
         client.post("/api/intake/upstream/batch", files={"file": ("x.csv", b"\xff\xfe\x00bad", "text/csv")},
                     headers=auth(tokens["sys12345"])),

@@ -181,7 +181,8 @@ def test_ai_alerts_have_thresholds_and_a_camera_cool_down_key() -> None:
     assert alert.below_threshold and alert.report.dedup_key == "ai-platform:cam-7:fire_lane_blocked"
     assert alert.report.cooldown_s == 1800 and alert.report.category_code == "1001"
     for body, code in [({"alert_type": "ufo"}, "intake.ai.unknown_type"),
-                       ({"alert_type": "ebike_in_lift", "camera_id": "c", "confidence": 1.5}, "intake.ai.bad_confidence"),
+                       ({"alert_type": "ebike_in_lift", "camera_id": "c", "confidence": 1.5},
+                        "intake.ai.bad_confidence"),
                        ({"alert_type": "ebike_in_lift", "camera_id": "c", "confidence": True},
                         "intake.ai.bad_confidence"),
                        ({"alert_type": "ebike_in_lift", "camera_id": "c", "confidence": 0.9,
