@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -70,32 +69,28 @@ class CaseService:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def open(self, principal: Principal, new: NewCase,
-             then: Callable[[Connection, CaseRow], None] | None = None) -> CaseRow:
-        """Validate, locate and store a new case (state `reported`); the same external id returns the first.
+    def open(self, principal: Principal, new: NewCase) -> CaseRow:
+        """Validate, locate and store a new case (state `reported`); the same external id returns the first."""
+        with self._engine.begin() as conn:
+            return self.open_in(conn, principal, new)
 
-        `then` runs inside the same transaction with the stored (or already existing) case, so a caller's own
-        bookkeeping (intake marking its report) commits together with the case or not at all.
-        """
+    def open_in(self, conn: Connection, principal: Principal, new: NewCase) -> CaseRow:
+        """`open` inside the caller's transaction, so the caller's own rows (intake's report) commit with the case
+        or not at all."""
         _check_text(new)
         category = self.policies.category(new.category_code, new=True)
         chain = self.areas.locate(new.lon, new.lat, new.crs, principal)
         lon, lat = to_wgs84(new.lon, new.lat, new.crs)
         now = self.clock.now()
         day = f"{self.number_prefix}-{now.astimezone(self._tz):%Y%m%d}"
-        with self._engine.begin() as conn:
-            existing = repo.by_external(conn, new.external_system, new.external_id)
-            if existing is not None:
-                if then is not None:
-                    then(conn, existing)
-                return existing
-            row = repo.new_row(new, category, chain, lon, lat, now, self._reporter(new))
-            row.repeat_report = repo.reported_since(conn, row.reporter_phone_hash, now - REPEAT_WINDOW)
-            repo.insert_case(conn, row, lambda case_id: f"{day}-{case_id:06d}")
-            record(conn, self.clock, action="cases.open", actor=principal.username, actor_id=principal.user_id,
-                   target=row.number, source=new.source.value, category=category.code)
-            if then is not None:
-                then(conn, row)
+        existing = repo.by_external(conn, new.external_system, new.external_id)
+        if existing is not None:
+            return existing
+        row = repo.new_row(new, category, chain, lon, lat, now, self._reporter(new))
+        row.repeat_report = repo.reported_since(conn, row.reporter_phone_hash, now - REPEAT_WINDOW)
+        repo.insert_case(conn, row, lambda case_id: f"{day}-{case_id:06d}")
+        record(conn, self.clock, action="cases.open", actor=principal.username, actor_id=principal.user_id,
+               target=row.number, source=new.source.value, category=category.code)
         return row
 
     def act(self, principal: Principal, number: str, request: Request, *, version: int | None = None) -> CaseRow:

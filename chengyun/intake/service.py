@@ -24,7 +24,6 @@ from chengyun.audit import record
 from chengyun.auth.model import Principal, Role
 from chengyun.cases.model import Source
 from chengyun.cases.service import CaseService, NewCase
-from chengyun.cases.tables import CaseRow
 from chengyun.errors import DomainError, Forbidden, Invalid, NotFound
 from chengyun.intake import repository as repo
 from chengyun.intake.model import Channel, Report, ReportState, backoff_s, clean
@@ -84,38 +83,73 @@ class IntakeService:
 
     def submit(self, principal: Principal, report: Report, *, process: bool = True,
                suppress: str | None = None) -> Submitted:
-        """Validate and store the report (durable from here on), then try to make it a case.
+        """Validate and store the report (durable from here on), and make it a case when it can be.
 
-        With `suppress` (a reason code) the report is kept as `suppressed` and opens nothing, e.g. an AI alert
-        below its confidence threshold: counted and inspectable, not acted on.
+        A report with a point and a category (and no cool-down to consult) is stored together with its case in
+        one transaction; if opening the case fails, the report is stored alone with the reason (a person decides,
+        or the retry job tries again). Everything else is stored, then processed. With `suppress` (a reason code)
+        the report is kept as `suppressed` and opens nothing, e.g. an AI alert below its confidence threshold.
         """
         report = clean(report)
         self._check_category(report.category_code)
         lon, lat = self._checked_point(principal, report)
         key = f"{report.channel.value}:{principal.user_id}:{report.idempotency_key}" if report.idempotency_key \
             else None
-        now = self.clock.now()
+        values = self._values(principal, report, key, lon, lat, self.clock.now())
+        if suppress is not None:
+            values.update(state=ReportState.SUPPRESSED.value, last_error=suppress, processed_at=values["received_at"])
+        direct = bool(process and suppress is None and lon is not None and report.category_code
+                      and not (report.dedup_key and report.cooldown_s))
         try:
-            with self._engine.begin() as conn:
-                earlier = self._earlier(conn, key, report)
-                if earlier is not None:
-                    return self._repeat(conn, principal, earlier, report, now)
-                values = self._values(principal, report, key, lon, lat, now)
-                if suppress is not None:
-                    values.update(state=ReportState.SUPPRESSED.value, last_error=suppress, processed_at=now)
-                row = repo.insert_report(conn, values)
-                record(conn, self.clock, action="intake.receive", actor=principal.username,
-                       actor_id=principal.user_id or None, target=f"report:{row.token}",
-                       channel=report.channel.value, source=report.source.value)
+            submitted = self._store(principal, report, key, values, open_case=direct)
         except IntegrityError:  # the same key or external id stored concurrently: answer with that one
             with self._engine.connect() as conn:
                 found = self._earlier(conn, key, report)
             if found is None:
                 raise
             return Submitted(found, "duplicate")
-        if process and suppress is None:
-            row = self.process(row.id)
+        except DomainError as exc:  # the case could not be opened (a rule said no): keep the report for a person
+            if not direct:
+                raise
+            stored = self._store(principal, report, key, values, open_case=False)
+            return Submitted(self._hold(stored.report, exc.code, exc.params), stored.outcome)
+        except Exception as exc:  # storage trouble while opening the case: keep the report, retry later
+            if not direct:
+                raise
+            log.exception("opening the case of a new report failed; it is kept and retried")
+            stored = self._store(principal, report, key, values, open_case=False)
+            return Submitted(self._retry_later(stored.report, type(exc).__name__), stored.outcome)
+        if submitted.outcome == "created" and process and suppress is None and not direct:
+            return Submitted(self.process(submitted.report.id), "created")
+        return submitted
+
+    def _store(self, principal: Principal, report: Report, key: str | None, values: dict[str, Any], *,
+               open_case: bool) -> Submitted:
+        """One transaction: the report (unless it is already here), with its case when `open_case`."""
+        with self._engine.begin() as conn:
+            earlier = self._earlier(conn, key, report)
+            if earlier is not None:
+                return self._repeat(conn, principal, earlier, report, values["received_at"])
+            if open_case:
+                case = self.cases.open_in(conn, INTAKE, self._new_case_of(report, values))
+                values = {**values, "state": ReportState.OPENED.value, "case_id": case.id,
+                          "case_number": case.number, "processed_at": values["received_at"]}
+            row = repo.insert_report(conn, values)
+            record(conn, self.clock, action="intake.receive", actor=principal.username,
+                   actor_id=principal.user_id or None, target=f"report:{row.token}",
+                   channel=report.channel.value, source=report.source.value, case=row.case_number)
         return Submitted(row, "created")
+
+    @staticmethod
+    def _new_case_of(report: Report, values: dict[str, Any]) -> NewCase:
+        """The case of a report that has a point (already WGS84 in `values`) and a category."""
+        return NewCase(
+            source=report.source, category_code=report.category_code or "", description=report.description,
+            lon=values["lon"], lat=values["lat"], title=report.title, crs=CoordSystem.WGS84, address=report.address,
+            urgency=report.urgency, reporter_name=report.reporter_name, reporter_phone=report.reporter_phone,
+            external_system=report.external_system, external_id=report.external_id,
+            attachments=report.attachments,
+        )
 
     def _checked_point(self, principal: Principal, report: Report) -> tuple[float | None, float | None]:
         """The WGS84 point, refused when outside the jurisdiction or the caller's scope."""
@@ -220,9 +254,10 @@ class IntakeService:
             lon, lat = point
         if row.category_code is None:
             return self._hold(row, "intake.needs_category", {})
-        self.cases.open(INTAKE, self._new_case(row, lon, lat), then=lambda conn, case: self._linked(
-            conn, row, case, lon, lat, now))
-        return row
+        with self._engine.begin() as conn:
+            case = self.cases.open_in(conn, INTAKE, self._new_case(row, lon, lat))
+            return self._mark(conn, row, state=ReportState.OPENED.value, case_id=case.id, case_number=case.number,
+                              lon=lon, lat=lat, processed_at=now, last_error=None, last_error_params=None)
 
     def _new_case(self, row: ReportRow, lon: float, lat: float) -> NewCase:
         payload = row.payload
@@ -235,11 +270,6 @@ class IntakeService:
             external_system=row.external_system, external_id=row.external_id,
             attachments=tuple(payload.get("attachments") or ()),
         )
-
-    def _linked(self, conn: Connection, row: ReportRow, case: CaseRow, lon: float, lat: float,
-                now: datetime) -> None:
-        self._mark(conn, row, state=ReportState.OPENED.value, case_id=case.id, case_number=case.number,
-                   lon=lon, lat=lat, processed_at=now, last_error=None, last_error_params=None)
 
     @staticmethod
     def _mark(conn: Connection, row: ReportRow, **values: Any) -> ReportRow:
