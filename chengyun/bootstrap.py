@@ -24,6 +24,7 @@ from chengyun.categories.service import CategoryService
 from chengyun.config import Settings
 from chengyun.db.engine import make_engine, make_session_factory
 from chengyun.db.migrate import current_revision, upgrade
+from chengyun.intake.geocoding import GazetteerGeocoder
 from chengyun.intake.service import IntakeService
 from chengyun.intake.webhooks import WebhookService
 from chengyun.org.service import OrgService
@@ -114,6 +115,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
     deadlines = DeadlinePolicy(WorkingCalendar.build(timezone=settings.timezone))
     policies = LivePolicies(categories, duty, deadlines)
     cases = CaseService(sessions, clock, vault, audit, areas, policies, timezone=settings.timezone)
+    places = PlaceService(sessions, clock, audit, areas)
     return Container(
         settings=settings,
         engine=engine,
@@ -129,7 +131,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         cases=cases,
         deadlines=deadlines,
         attachments=attachment_store(settings),
-        intake=IntakeService(sessions, clock, vault, areas, cases),
-        places=PlaceService(sessions, clock, audit, areas),
+        intake=IntakeService(sessions, clock, vault, areas, cases, GazetteerGeocoder(places)),
+        places=places,
         webhooks=WebhookService(sessions, clock, vault, audit, timezone=settings.timezone),
     )

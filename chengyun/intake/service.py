@@ -26,6 +26,7 @@ from chengyun.cases.model import Source
 from chengyun.cases.service import CaseService, NewCase
 from chengyun.errors import DomainError, Forbidden, Invalid, NotFound
 from chengyun.intake import repository as repo
+from chengyun.intake.geocoding import Placed
 from chengyun.intake.model import Channel, Report, ReportState, backoff_s, clean
 from chengyun.intake.tables import ReportRow
 from chengyun.shared.clock import Clock
@@ -39,14 +40,16 @@ INTAKE = Principal(0, "intake", "受理", Role.OPERATOR, "", "/")
 REVIEWERS = frozenset({Role.ADMIN, Role.OPERATOR})
 
 
-Placed = tuple[tuple[float, float] | None, list[dict[str, Any]]]
-
-
 class Geocoder(Protocol):
-    """What intake needs from the gazetteer: a point for an address, or the best candidates."""
+    """What intake needs from the gazetteer: a point for an address (or the best candidates), an address for a
+    point."""
 
     def place(self, text: str, scope_path: str | None = None) -> Placed:
         """((lon, lat) WGS84 when one place clearly matches, else None; candidates as dicts, best first)."""
+        ...
+
+    def describe(self, lon: float, lat: float) -> str:
+        """A readable address for a WGS84 point ('' when unknown)."""
         ...
 
 
@@ -96,6 +99,8 @@ class IntakeService:
         key = f"{report.channel.value}:{principal.user_id}:{report.idempotency_key}" if report.idempotency_key \
             else None
         values = self._values(principal, report, key, lon, lat, self.clock.now())
+        if lon is not None and lat is not None and not report.address and self.geocoder is not None:
+            values["address"] = self.geocoder.describe(lon, lat)[:300]  # a GPS report gets a readable address
         if suppress is not None:
             values.update(state=ReportState.SUPPRESSED.value, last_error=suppress, processed_at=values["received_at"])
         direct = bool(process and suppress is None and lon is not None and report.category_code
@@ -145,7 +150,7 @@ class IntakeService:
         """The case of a report that has a point (already WGS84 in `values`) and a category."""
         return NewCase(
             source=report.source, category_code=report.category_code or "", description=report.description,
-            lon=values["lon"], lat=values["lat"], title=report.title, crs=CoordSystem.WGS84, address=report.address,
+            lon=values["lon"], lat=values["lat"], title=report.title, crs=CoordSystem.WGS84, address=values["address"],
             urgency=report.urgency, reporter_name=report.reporter_name, reporter_phone=report.reporter_phone,
             external_system=report.external_system, external_id=report.external_id,
             attachments=report.attachments,
@@ -247,7 +252,8 @@ class IntakeService:
                                       case_number=earlier[1], processed_at=now)
         lon, lat = row.lon, row.lat
         if lon is None or lat is None:
-            point, candidates = self.geocoder.place(row.address) if self.geocoder else (None, [])
+            scope = row.payload.get("scope_path")
+            point, candidates = self.geocoder.place(row.address, scope) if self.geocoder else (None, [])
             if point is None:
                 return self._hold(row, "intake.address_not_placed", {"address": row.address,
                                                                       "candidates": candidates[:5]})

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from chengyun.areas.tables import BuildingRow, CompoundRow
 from chengyun.auth.model import Principal, Role
 from chengyun.bootstrap import Container, bootstrap
 from chengyun.cases.model import Source
@@ -138,6 +139,9 @@ class FailingGeocoder:
             raise RuntimeError("gazetteer unavailable")
         return YIHU, []
 
+    def describe(self, lon: float, lat: float) -> str:
+        return ""
+
 
 def test_a_processing_failure_keeps_the_report_and_retries_it_when_due(app: Container,
                                                                       clock: FixedClock) -> None:
@@ -180,3 +184,37 @@ def test_an_ai_cameras_repeats_within_the_cool_down_join_the_first_case(app: Con
     assert (low.state, low.last_error, low.case_number) == ("suppressed", "intake.ai.below_threshold", None)
     assert app.intake.counts() == {"opened": 2, "suppressed": 2}
     assert count(app, CaseRow) == 2
+
+
+def _add_compound(app: Container) -> None:
+    with app.sessions.begin() as session:
+        session.add(CompoundRow(code="cmp-1", name="怡湖苑", area_code="510113002001001",
+                                address="四川省成都市青白江区青江路123号", lon=104.003, lat=30.003, households=10))
+        session.flush()
+        session.add(BuildingRow(code="cmp-1-03", compound_code="cmp-1", number="3栋", lon=104.0032, lat=30.0031,
+                                floors=6, units=2, households=24))
+
+
+def test_a_known_address_is_geocoded_and_a_gps_point_gets_a_readable_address(app: Container) -> None:
+    _add_compound(app)
+    typed = app.intake.submit(who(app, "grider"), grid_report(lon=None, lat=None,
+                                                              address="青江路123号怡湖苑3栋2单元")).report
+    assert typed.state == "opened" and (typed.lon, typed.lat) == (104.0032, 30.0031)  # the building's point
+    gps = app.intake.submit(who(app, "grider"), grid_report(lon=104.0031, lat=30.0030)).report
+    assert "怡湖苑" in gps.address
+    case, _ = app.cases.get(who(app, "oper"), gps.case_number or "")
+    assert case.address == gps.address
+
+
+def test_an_ambiguous_address_waits_with_the_gazetteers_best_candidates(app: Container) -> None:
+    _add_compound(app)
+    with app.sessions.begin() as session:  # a second compound at the same street number
+        session.add(CompoundRow(code="cmp-2", name="青江苑", area_code="510113002001002",
+                                address="四川省成都市青白江区青江路123号", lon=104.006, lat=30.007, households=8))
+    held = app.intake.submit(who(app, "grider"), grid_report(lon=None, lat=None, address="青江路123号")).report
+    assert (held.state, held.last_error) == ("needs_review", "intake.address_not_placed")
+    candidates = (held.last_error_params or {})["candidates"]
+    assert {c["code"] for c in candidates} >= {"cmp-1", "cmp-2"}
+    assert {"code", "name", "lon", "lat", "score", "why"} <= set(candidates[0])
+    assert app.intake.resolve(who(app, "oper"), held.token, lon=candidates[0]["lon"],
+                              lat=candidates[0]["lat"]).state == "opened"
