@@ -44,7 +44,8 @@ class LiveSimulator:
         done = 0
         if self._next_case is None or now >= self._next_case:
             number, plan = sim.open_case(self._places[sim.rng.randrange(len(self._places))])
-            self._schedule(now, number, plan)
+            if number is not None:
+                self._schedule(now, number, plan)
             self._next_case = now + timedelta(seconds=sim.rng.uniform(0.5, 1.5) * self.new_case_every_s)
             self.opened += 1
             done += 1
@@ -66,7 +67,8 @@ class LiveSimulator:
         if self._sim is None:
             self._places = microgrids(self.container)
             rng = random.Random(self.seed)  # noqa: S311 - a reproducible demo, not a secret
-            self._sim = Simulator(rng, self.container.cases, self.container.auth.principal("operator"))
+            self._sim = Simulator(rng, self.container.cases, self.container.intake,
+                                  self.container.auth.principal("operator"))
         return self._sim
 
     @property

@@ -1,8 +1,10 @@
 """The demo comes alive: a deterministic history of cases from the five sources, moved through the loop.
 
-Every step goes through the real case service (duty list, working calendar, guards, timeline) with a simulated
-clock, so the history is exactly what the loop would have recorded; cases whose next step lies after "now" stay
-open, and the sweep then colours, urges and escalates them like any other.
+Reports arrive through the intake channel of their source (grid worker, resident page or Open311, the 12345 and
+district systems' webhook with their external ids, the AI video platform), and every step goes through the real case
+service (duty list, working calendar, guards, timeline) with a simulated clock, so the history is exactly what the
+loop would have recorded; cases whose next step lies after "now" stay open, and the sweep then colours, urges and
+escalates them like any other.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from chengyun.areas.tables import AreaRow
 from chengyun.auth.model import Principal, Role
 from chengyun.bootstrap import Container
 from chengyun.cases.model import Action, Request, Source
-from chengyun.cases.service import CaseService, NewCase
+from chengyun.cases.service import CaseService
 from chengyun.cases.tables import CaseRow
 from chengyun.errors import DomainError
+from chengyun.intake.model import Channel, Report
+from chengyun.intake.service import IntakeService
 from chengyun.shared.clock import FixedClock
 
 SOURCES = [(Source.GRID, 45), (Source.CITIZEN, 30), (Source.SENSOR, 10), (Source.UPSTREAM, 10), (Source.DISTRICT, 5)]
@@ -51,6 +55,9 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "1308": ("{place}物业长期不处理电梯异响问题",),
 }
 RATINGS = [("satisfied", 82), ("basically_satisfied", 12), ("unsatisfied", 6)]
+UPSTREAM_SYSTEMS = {Source.UPSTREAM: "sys12345", Source.DISTRICT: "qbj-district"}
+"""The simulated upstream systems: the city's 12345 hotline platform and the district's own system."""
+AI_PLATFORM = "ai-video"
 
 
 Place = tuple[str, str, float | None, float | None]  # microgrid code, name, centre
@@ -84,8 +91,9 @@ def simulate(container: Container, *, days: int = 7, per_day: int = 30, seed: in
     now = container.clock.now()
     clock = FixedClock(now - timedelta(days=days))
     service = replace(container.cases, clock=clock)
+    intake = replace(container.intake, clock=clock, cases=service)
     rng = random.Random(seed)  # noqa: S311 - a reproducible demo, not a secret
-    sim = Simulator(rng, service, container.auth.principal("operator"), clock, now)
+    sim = Simulator(rng, service, intake, container.auth.principal("operator"), clock, now)
     for _ in range(days * per_day):
         clock.current = now - timedelta(days=days) + timedelta(seconds=sim.rng.uniform(0, days * 86400))
         state = sim.run_case(places[sim.rng.randrange(len(places))])
@@ -103,21 +111,43 @@ PlanStep = tuple[float, str, Action, str, dict[str, object]]  # (hours after the
 class Simulator:
     rng: random.Random
     service: CaseService
+    intake: IntakeService
     operator: Principal
     clock: FixedClock | None = None  # history mode: steps move this clock; live mode: the service's own clock
     now: datetime | None = None
     refused: int = 0
 
-    def open_case(self, place: Place) -> tuple[str, list[PlanStep]]:
-        """A new case from a random source about a random category at the place, and its planned steps."""
+    def open_case(self, place: Place) -> tuple[str | None, list[PlanStep]]:
+        """A report from a random source about a random category at the place, sent through that source's intake
+        channel, and the planned steps of the case it opens (None when intake held it for an operator)."""
         _code, name, lon, lat = place
         category = self.rng.choice(sorted(TEMPLATES))
         text = self.rng.choice(TEMPLATES[category]).format(place=name)
         source = self.rng.choices([s for s, _ in SOURCES], [w for _, w in SOURCES])[0]
+        channel, sender = self._channel(source)
         phone = f"139{self.rng.randrange(10**8):08d}" if source == Source.CITIZEN else None
-        row = self.service.open(self.operator, NewCase(source, category, text, float(lon or 0), float(lat or 0),
-                                                       reporter_phone=phone))
-        return row.number, self._plan(category, source)
+        external = f"{sender.username}-{self.rng.randrange(10**9):09d}" if channel is Channel.UPSTREAM else None
+        submitted = self.intake.submit(sender, Report(
+            channel, source, text, category_code=category, lon=float(lon or 0), lat=float(lat or 0),
+            reporter_phone=phone, external_system=sender.username if external else None, external_id=external))
+        if submitted.report.case_number is None:
+            self.refused += 1
+            return None, []
+        return submitted.report.case_number, self._plan(category, source)
+
+    def _channel(self, source: Source) -> tuple[Channel, Principal]:
+        """The channel a simulated report of this source arrives through, and who sends it."""
+        if source is Source.CITIZEN:
+            channel = Channel.OPEN311 if self.rng.random() < 0.4 else Channel.RESIDENT
+            return channel, self._sender("resident-app", Role.RESIDENT)
+        if source is Source.GRID:
+            return Channel.GRID, self._sender("gridworker", Role.GRID_WORKER)
+        if source is Source.SENSOR:
+            return Channel.AI, self._sender(AI_PLATFORM, Role.SYSTEM)
+        return Channel.UPSTREAM, self._sender(UPSTREAM_SYSTEMS[source], Role.SYSTEM)
+
+    def _sender(self, username: str, role: Role) -> Principal:
+        return Principal(0, username, username, role, self.operator.scope_code, self.operator.scope_path)
 
     def step(self, number: str, who: str, action: Action, note: str, data: dict[str, object]) -> str | None:
         """Take one planned step; None when the loop refused it (the case then waits, e.g. in triage)."""
@@ -131,6 +161,8 @@ class Simulator:
         """History mode: open a case and take its steps on the simulated clock until "now"."""
         assert self.clock is not None and self.now is not None
         number, plan = self.open_case(place)
+        if number is None:
+            return "held"
         state = "reported"
         for delay_h, who, action, note, data in plan:
             self.clock.current += timedelta(hours=delay_h)

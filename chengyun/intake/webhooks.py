@@ -215,15 +215,16 @@ class WebhookService:
         report = DeliveryReport()
         resting: set[int] = set()  # webhooks that failed in this run: one slow or dead receiver costs one timeout
         secrets: dict[int, str | None] = {}
+        batch = self._due(limit, resting)
+        if not batch:
+            return report  # the usual tick: no client built
         with httpx.Client(timeout=self.timeout_s, follow_redirects=False,
                           headers={"User-Agent": USER_AGENT}) as client:
-            while report.attempted < limit:
-                batch = self._due(limit - report.attempted, resting)
-                if not batch:
-                    break
+            while batch:
                 for due in batch:
                     if due.webhook_id not in resting and not self._attempt(client, due, secrets, report):
                         resting.add(due.webhook_id)
+                batch = self._due(limit - report.attempted, resting) if report.attempted < limit else []
         return report
 
     def _due(self, limit: int, resting: set[int]) -> Sequence[Row[Any]]:
