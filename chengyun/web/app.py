@@ -22,7 +22,7 @@ from chengyun.cases import pages as cases_pages
 from chengyun.categories import api as categories_api
 from chengyun.config import load_settings
 from chengyun.intake import api as intake_api
-from chengyun.intake import open311_api, webhooks_api
+from chengyun.intake import open311_api, review_pages, webhooks_api
 from chengyun.org import api as org_api
 from chengyun.routing import api as duty_api
 from chengyun.web import home
@@ -40,7 +40,8 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = (auth_api, areas_api, org_api, audit_api, categories_api, cases_api, kpi_api, attachments_api,
-               duty_api, intake_api, open311_api, webhooks_api, auth_pages, areas_pages, cases_pages, kpi_pages, home)
+               duty_api, intake_api, open311_api, webhooks_api, auth_pages, areas_pages, cases_pages, review_pages,
+               kpi_pages, home)
     for module in routers:
         app.include_router(module.router)
     _add_docs_and_health(app, container)

@@ -209,3 +209,25 @@ def test_malformed_bodies_and_files_on_the_machine_endpoints(site: Any) -> None:
                      (422, "intake.batch.not_utf8"), (422, "intake.batch.bad_type"), (422, "intake.ai.unknown_type"),
                      (422, "attachments.not_an_image"), (422, "intake.ai.bad_snapshot")]
     assert count(c, ReportRow) == 0
+
+
+def test_the_operators_inbox_page_classifies_and_places_in_one_click(site: Any) -> None:
+    client, tokens, c = site
+    c.auth.set_password("oper", "correct-horse-battery")
+    unclassified = client.post("/api/reports", json={"description": "楼道灯坏了", "lon": YIHU[0], "lat": YIHU[1]},
+                               headers=auth(tokens["grider"])).json()
+    browser = TestClient(client.app)
+    login = browser.post("/api/auth/login", json={"username": "oper", "password": "correct-horse-battery"})
+    csrf = login.json()["csrf_token"]
+    page = browser.get("/reports/review", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "待处理上报" in page.text and unclassified["token"] in page.text
+    assert "尚未分类，请值班员选择事件类别。" in page.text
+    refused = browser.post(f"/reports/review/{unclassified['token']}", data={"csrf_token": csrf,
+                                                                               "category_code": "9999"})
+    assert refused.status_code == 422 and "未知或已停用的事件类别：9999" in refused.text
+    done = browser.post(f"/reports/review/{unclassified['token']}", data={"csrf_token": csrf,
+                                                                            "category_code": "0603"},
+                        follow_redirects=False)
+    assert done.status_code == 303
+    assert c.intake.get(c.auth.principal("oper"), unclassified["token"]).state == "opened"
+    assert "没有等待人工处理的上报" in browser.get("/reports/review", headers={"Accept": "text/html"}).text
