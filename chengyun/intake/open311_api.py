@@ -6,6 +6,7 @@ code + description with the HTTP status as the code (400 bad input, 403 bad api_
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -27,9 +28,11 @@ from chengyun.intake import open311 as spec
 from chengyun.intake.model import MAX_DESCRIPTION, Channel, Report
 from chengyun.intake.open311_queries import RequestFilter, find_request, find_requests, find_updates
 from chengyun.intake.service import Submitted
+from chengyun.shared.handling import Urgency
 from chengyun.web.deps import get_container, get_locale
 
 router = APIRouter(tags=["open311"], include_in_schema=True)
+log = logging.getLogger("chengyun.open311")
 BASE = "/open311/v2"
 MAX_MEDIA_BYTES = 10 * 1024 * 1024
 _ATTRIBUTE = re.compile(r"attribute\[([^\]]{1,100})\](\[\])?")
@@ -69,6 +72,9 @@ async def _answer(request: Request, fmt: str, root: str, work: Callable[[], Any]
         return _error(fmt, locale, exc.status, exc.code, exc.params)
     except DomainError as exc:
         return _error(fmt, locale, _status(exc), exc.code, exc.params)
+    except Exception:  # a defect: logged with its trace, answered in the client's format without one
+        log.exception("Open311 %s %s failed", request.method, request.url.path)
+        return _error(fmt, locale, 500, "internal", {})
 
 
 def _error(fmt: str, locale: str, status: int, code: str, params: dict[str, Any]) -> Response:
@@ -158,24 +164,29 @@ async def service_definition(code: str, fmt: str, request: Request) -> Response:
 # --- posting a request -------------------------------------------------------------------------
 
 
-async def _params(request: Request) -> tuple[dict[str, str], dict[str, list[str]], UploadFile | None]:
-    """Single parameters, attribute values by code, and an uploaded media file, from query and body."""
+async def _params(request: Request) -> tuple[dict[str, str], dict[str, list[str]], bytes | None]:
+    """Single parameters, attribute values by code, and the bytes of an uploaded media file (the upload's
+    temporary file is closed before returning)."""
     form: FormData | None = None
     if request.method == "POST":
         form = await request.form(max_files=1, max_fields=200)
     single: dict[str, str] = {}
     attributes: dict[str, list[str]] = {}
-    media: UploadFile | None = None
-    items = list(request.query_params.multi_items()) + (list(form.multi_items()) if form else [])
-    for key, value in items:
-        if isinstance(value, UploadFile):
-            if key == "media":
-                media = value
-            continue
-        if (match := _ATTRIBUTE.fullmatch(key)) is not None:
-            attributes.setdefault(match.group(1), []).append(value)
-        else:
-            single[key] = value
+    media: bytes | None = None
+    try:
+        items = list(request.query_params.multi_items()) + (list(form.multi_items()) if form else [])
+        for key, value in items:
+            if isinstance(value, UploadFile):
+                if key == "media":
+                    media = await value.read(MAX_MEDIA_BYTES + 1)
+                continue
+            if (match := _ATTRIBUTE.fullmatch(key)) is not None:
+                attributes.setdefault(match.group(1), []).append(value)
+            else:
+                single[key] = value
+    finally:
+        if form is not None:
+            await form.close()
     return single, attributes, media
 
 
@@ -197,8 +208,8 @@ def _report(container: Container, params: dict[str, str], attributes: dict[str, 
     catalogue = container.categories.catalogue()
     try:
         item = catalogue.item(code)
-    except DomainError:
-        raise Invalid("open311.unknown_service", service=code) from None
+    except DomainError:  # the spec: "404 - service_code or jurisdiction_id was not found"
+        raise Open311Error(404, "open311.unknown_service", service=code) from None
     lineage = (item.code, *(a.code for a in catalogue.ancestors(code)))
     typed = spec.check_attributes(spec.attributes_for(lineage), attributes)
     lat, lon = _float(params, "lat"), _float(params, "long")
@@ -226,8 +237,7 @@ def _media_url(request: Request, public_id: str) -> str:
 async def post_request(fmt: str, request: Request) -> Response:
     container = get_container(request)
     try:
-        params, attributes, media = await _params(request)
-        data = await media.read(MAX_MEDIA_BYTES + 1) if media is not None else None
+        params, attributes, data = await _params(request)
     except Exception:  # a body that is not a form, or a form past the limits: the client's fault, say so
         return _error(fmt, get_locale(request), 400, "open311.bad_body", {})
 
@@ -326,10 +336,21 @@ def _request_view(container: Container, request: Request, row: Any, english: boo
         "status_notes": translate(f"cases.state.{row.state}", locale), "service_name": name,
         "service_code": row.category_code, "description": row.description, "agency_responsible": row.agency,
         "service_notice": None, "requested_datetime": spec.w3c(row.reported_at, tz),
-        "updated_datetime": spec.w3c(row.updated_at, tz), "expected_datetime": spec.w3c(row.handling_due, tz),
+        "updated_datetime": spec.w3c(row.updated_at, tz), "expected_datetime": spec.w3c(_expected(container, row), tz),
         "address": row.address, "address_id": None, "zipcode": None, "lat": row.lat, "long": row.lon,
         "media_url": _public_media(container, request, media),
     }
+
+
+def _expected(container: Container, row: Any) -> datetime | None:
+    """The handling due date; before dispatch, the category's handling limit counted from the report."""
+    if row.handling_due is not None or spec.status_of(row.state) == "closed":
+        return row.handling_due  # type: ignore[no-any-return]
+    try:
+        _, handling = container.categories.limits_for(row.category_code, Urgency(row.urgency))
+    except DomainError:
+        return None
+    return container.deadlines.due_at(row.reported_at, handling)
 
 
 def _public_media(container: Container, request: Request, original_id: str | None) -> str | None:

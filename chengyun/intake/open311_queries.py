@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -17,8 +17,8 @@ from chengyun.cases.model import Source
 from chengyun.cases.tables import CaseRow, TimelineRow
 from chengyun.org.tables import UnitRow
 
-PUBLIC_COLUMNS = (CaseRow.id, CaseRow.number, CaseRow.state, CaseRow.category_code, CaseRow.description,
-                  CaseRow.title, CaseRow.address, CaseRow.lon, CaseRow.lat, CaseRow.attachments,
+PUBLIC_COLUMNS = (CaseRow.id, CaseRow.number, CaseRow.state, CaseRow.category_code, CaseRow.urgency,
+                  CaseRow.description, CaseRow.title, CaseRow.address, CaseRow.lon, CaseRow.lat, CaseRow.attachments,
                   CaseRow.reported_at, CaseRow.updated_at, CaseRow.handling_due, CaseRow.lead_unit,
                   UnitRow.name.label("agency"))
 
@@ -52,8 +52,8 @@ def find_requests(engine: Engine, wanted: RequestFilter) -> list[Any]:
         stmt = stmt.where(CaseRow.state.in_(sorted(wanted.states)))
     if wanted.start is not None:
         stmt = stmt.where(CaseRow.reported_at >= wanted.start)
-    if wanted.end is not None:
-        stmt = stmt.where(CaseRow.reported_at <= wanted.end)
+    if wanted.end is not None:  # times are published to the second: the end's whole second is included
+        stmt = stmt.where(CaseRow.reported_at < wanted.end.replace(microsecond=0) + timedelta(seconds=1))
     stmt = (stmt.order_by(CaseRow.reported_at.desc(), CaseRow.id.desc())
             .limit(wanted.page_size).offset((wanted.page - 1) * wanted.page_size))
     with engine.connect() as conn:
@@ -71,7 +71,8 @@ def find_updates(engine: Engine, start: datetime, end: datetime, limit: int) -> 
     stmt = (select(TimelineRow.seq, TimelineRow.action, TimelineRow.to_state, TimelineRow.at, TimelineRow.note,
                    TimelineRow.attachments, CaseRow.number)
             .join(CaseRow, CaseRow.id == TimelineRow.case_id)
-            .where(CaseRow.source == Source.CITIZEN.value, TimelineRow.at >= start, TimelineRow.at <= end)
+            .where(CaseRow.source == Source.CITIZEN.value, TimelineRow.at >= start,
+                   TimelineRow.at < end.replace(microsecond=0) + timedelta(seconds=1))
             .order_by(TimelineRow.at, TimelineRow.id).limit(limit))
     with engine.connect() as conn:
         return conn.execute(stmt).all()
