@@ -28,6 +28,7 @@ from chengyun.intake.geocoding import GazetteerGeocoder
 from chengyun.intake.service import IntakeService
 from chengyun.intake.webhooks import WebhookService
 from chengyun.org.service import OrgService
+from chengyun.patrol.service import PatrolService
 from chengyun.places.service import PlaceService
 from chengyun.routing.service import DutyService
 from chengyun.shared.clock import Clock, SystemClock
@@ -55,6 +56,7 @@ class Container:
     intake: IntakeService
     places: PlaceService
     webhooks: WebhookService
+    patrol: PatrolService
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -75,6 +77,14 @@ class Container:
         self.webhooks.enqueue_changes()  # after the sweep, so its urges and escalations go out in the same tick
         self.webhooks.deliver_due()
         return swept, rolled_up
+
+    def warm_up(self) -> None:
+        """Build the in-memory indexes (area raster, catalogue, gazetteer) before the first request needs them."""
+        index = self.areas.index()
+        if index.polygon_count:
+            index.raster()
+        self.categories.catalogue()
+        self.places.gazetteer()
 
     def database_ok(self) -> bool:
         """True when the database answers a trivial query."""
@@ -134,4 +144,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         intake=IntakeService(sessions, clock, vault, areas, cases, GazetteerGeocoder(places)),
         places=places,
         webhooks=WebhookService(sessions, clock, vault, audit, timezone=settings.timezone),
+        patrol=PatrolService(sessions, clock, areas),
     )

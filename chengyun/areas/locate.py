@@ -6,6 +6,7 @@ boundary pay for the exact GEOS query.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -54,6 +55,7 @@ class AreaIndex:
         self._chains: dict[str, tuple[AreaRef, ...]] = {}
         self._geoms = geoms
         self._raster: CellRaster | None = None
+        self._raster_lock = threading.Lock()  # one build: concurrent first lookups wait for it, not repeat it
         self._cell_candidates: dict[int, tuple[tuple[int, BaseGeometry], ...]] = {}  # filled as mixed cells are hit
         self._deepest = [n.geometry for n in shaped if n.level == shaped[0].level] if shaped else []
 
@@ -78,7 +80,9 @@ class AreaIndex:
     def raster(self) -> CellRaster:
         """The cell raster, built on first use (a few hundred ms for a street) and kept."""
         if self._raster is None:
-            self._raster = CellRaster(self._tree.geometries.tolist(), self._deepest, self._items_many)
+            with self._raster_lock:
+                if self._raster is None:
+                    self._raster = CellRaster(self._tree.geometries.tolist(), self._deepest, self._items_many)
         return self._raster
 
     def _item_in_mixed_cell(self, raster: CellRaster, lon: float, lat: float) -> int:

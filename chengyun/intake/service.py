@@ -135,14 +135,15 @@ class IntakeService:
             earlier = self._earlier(conn, key, report)
             if earlier is not None:
                 return self._repeat(conn, principal, earlier, report, values["received_at"])
-            if open_case:
-                case = self.cases.open_in(conn, INTAKE, self._new_case_of(report, values))
+            if open_case:  # the audit record of the case's opening names the submitter: one record, not two
+                case = self.cases.open_in(conn, principal, self._new_case_of(report, values))
                 values = {**values, "state": ReportState.OPENED.value, "case_id": case.id,
                           "case_number": case.number, "processed_at": values["received_at"]}
             row = repo.insert_report(conn, values)
-            record(conn, self.clock, action="intake.receive", actor=principal.username,
-                   actor_id=principal.user_id or None, target=f"report:{row.token}",
-                   channel=report.channel.value, source=report.source.value, case=row.case_number)
+            if not open_case:
+                record(conn, self.clock, action="intake.receive", actor=principal.username,
+                       actor_id=principal.user_id or None, target=f"report:{row.token}",
+                       channel=report.channel.value, source=report.source.value)
         return Submitted(row, "created")
 
     @staticmethod

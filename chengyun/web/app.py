@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 import chengyun
 from chengyun.areas import api as areas_api
@@ -23,25 +27,41 @@ from chengyun.categories import api as categories_api
 from chengyun.config import load_settings
 from chengyun.intake import api as intake_api
 from chengyun.intake import open311_api, review_pages, webhooks_api
+from chengyun.intake import pages as phone_pages
+from chengyun.intake import public_api as public_intake_api
 from chengyun.org import api as org_api
+from chengyun.patrol import api as patrol_api
+from chengyun.places import api as places_api
 from chengyun.routing import api as duty_api
 from chengyun.web import home
 from chengyun.web.errors import install_error_handlers
 from chengyun.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("chengyun.web")
+
+
+@asynccontextmanager
+async def _warm(app: FastAPI) -> AsyncIterator[None]:
+    """Build the in-memory indexes at startup, so the first burst of requests does not queue behind them."""
+    try:
+        await run_in_threadpool(app.state.container.warm_up)
+    except Exception:  # e.g. a database not migrated yet: the requests will say so; startup goes on
+        log.warning("warm-up skipped", exc_info=True)
+    yield
 
 
 def create_app(container: Container) -> FastAPI:
     """Build the web application around an already-wired container."""
-    app = FastAPI(title="Chengyun 城运", version=chengyun.__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(title="Chengyun 城运", version=chengyun.__version__, docs_url=None, redoc_url=None,
+                  lifespan=_warm)
     app.state.container = container
     app.state.templates = make_templates(container.settings.tz)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     routers = (auth_api, areas_api, org_api, audit_api, categories_api, cases_api, kpi_api, attachments_api,
                duty_api, intake_api, open311_api, webhooks_api, auth_pages, areas_pages, cases_pages, review_pages,
-               kpi_pages, home)
+               kpi_pages, home, public_intake_api, places_api, patrol_api, phone_pages)
     for module in routers:
         app.include_router(module.router)
     _add_docs_and_health(app, container)

@@ -175,3 +175,24 @@ def test_a_token_records_its_last_use_to_the_minute_without_a_write_per_request(
     clock.advance(timedelta(seconds=2))
     assert c.auth.resolve_token(token) is not None and last_used() != stamped
     assert c.auth.resolve_token(token + "x") is None
+
+
+def test_a_checked_token_is_trusted_for_seconds_but_a_revocation_here_is_immediate(
+    settings: Settings, engine: Engine,
+) -> None:
+    clock = FixedClock()
+    c = bootstrap(settings, clock=clock, engine=engine)
+    c.areas.import_drafts(tiny_district_drafts(), actor="test")
+    c.auth.create_user(username="hotline", display_name="12345", role=Role.OPERATOR, scope_code="510113002001",
+                       password=PASSWORD)
+    token = c.auth.issue_token("hotline", "12345 hotline")
+    assert c.auth.resolve_token(token) is not None
+    with c.engine.begin() as conn:  # revoked by another process: this one notices within TOKEN_RECHECK
+        conn.execute(text("UPDATE api_tokens SET revoked_at = created_at"))
+    assert c.auth.resolve_token(token) is not None
+    clock.advance(timedelta(seconds=6))
+    assert c.auth.resolve_token(token) is None
+    second = c.auth.issue_token("hotline", "second")
+    assert c.auth.resolve_token(second) is not None
+    c.auth.revoke_token(second.split("_")[1])  # revoked here: refused at once
+    assert c.auth.resolve_token(second) is None
