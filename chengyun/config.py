@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     s3_secure: bool = True  # HTTPS
     s3_region: str | None = None
     ai_alert_types: Path | None = None  # a street's own AI alert types (JSON); the packaged defaults when unset
+    # the resident page 群众上报: anonymous reports land in this area (empty: the one street-level root area)
+    public_area_code: str = ""
+    public_burst: int = Field(default=20, ge=0)  # anonymous requests (reports, photos, ratings) at once per client
+    public_per_hour: float = Field(default=60, ge=0)  # … and regains per hour
 
     @field_validator("timezone")
     @classmethod

@@ -62,3 +62,15 @@ class Unavailable(DomainError):
     """A backing service (object store, broker) cannot be reached right now; the caller may retry."""
 
     http_status = 503
+
+
+class TooLarge(DomainError):
+    """A request body beyond the size an endpoint accepts (413)."""
+
+    http_status = 413
+
+
+class RateLimited(DomainError):
+    """A client sent more requests than the endpoint's rate allows; it may retry after `retry_after_s` (429)."""
+
+    http_status = 429

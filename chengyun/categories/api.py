@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
@@ -12,6 +13,7 @@ from chengyun.auth.policy import Permission
 from chengyun.categories.model import Category, CategoryNode
 from chengyun.categories.parsing import MAX_IMPORT_BYTES, category_row, format_csv
 from chengyun.categories.service import CategoryService
+from chengyun.categories.suggest import suggest
 from chengyun.errors import Invalid
 from chengyun.shared.handling import Urgency
 from chengyun.web.deps import AppContainer, CurrentPrincipal, requires
@@ -79,6 +81,19 @@ async def list_categories(_: CurrentPrincipal, categories: Categories, active_on
         return Response(format_csv(rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="categories.csv"'})
     return [node_json(node) for node in categories.tree(active_only=active_only)]
+
+
+@router.get("/suggest", summary="Up to 3 active items for a description, with scores 0–100 (a text-similarity "
+            "stand-in until the triage classifier)")
+async def suggest_categories(_: CurrentPrincipal, categories: Categories,
+                             text: Annotated[str, Query(max_length=2000)] = "") -> dict[str, Any]:
+    return suggestions_json(categories.catalogue(), text)
+
+
+def suggestions_json(catalogue: Iterable[Category], text: str) -> dict[str, Any]:
+    """The top 3 items for `text`: code, name, class name, score, and whether 自办自结 is allowed."""
+    return {"items": [{"code": s.code, "name": s.name, "class_name": s.class_name, "score": s.score,
+                       "self_handle": s.self_handle} for s in suggest(text, catalogue)]}
 
 
 @router.get("/{code}", summary="One category with its ancestors and children")

@@ -8,9 +8,10 @@ from chengyun.categories import tables as categories_tables
 from chengyun.db.base import Base
 from chengyun.intake import tables as intake_tables
 from chengyun.org import tables as org_tables
+from chengyun.patrol import tables as patrol_tables
 from chengyun.places import tables as places_tables
 from chengyun.routing import tables as routing_tables
 
 metadata = Base.metadata
 __all__ = ["areas_tables", "audit_tables", "auth_tables", "cases_tables", "categories_tables", "intake_tables",
-           "metadata", "org_tables", "places_tables", "routing_tables"]
+           "metadata", "org_tables", "patrol_tables", "places_tables", "routing_tables"]

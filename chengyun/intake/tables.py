@@ -24,7 +24,7 @@ class ReportRow(Base):
         UniqueConstraint("idempotency_key", name="uq_reports_idempotency"),
         Index("ix_reports_pending", "state", "next_attempt_at"),
         Index("ix_reports_dedup", "dedup_key", "received_at"),
-        Index("ix_reports_external", "external_system", "external_id"),
+        Index("ix_reports_external", "external_system", "external_id", unique=True),  # one report per upstream id
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -218,3 +219,22 @@ def test_an_ambiguous_address_waits_with_the_gazetteers_best_candidates(app: Con
     assert {"code", "name", "lon", "lat", "score", "why"} <= set(candidates[0])
     assert app.intake.resolve(who(app, "oper"), held.token, lon=candidates[0]["lon"],
                               lat=candidates[0]["lat"]).state == "opened"
+
+
+def test_the_same_upstream_report_sent_twice_at_once_is_stored_once(app: Container) -> None:
+    sent = grid_report(channel=Channel.UPSTREAM, source=Source.CITIZEN, external_system="sys12345",
+                       external_id="12345-race", description="同时重发")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def send() -> None:
+        barrier.wait()
+        outcomes.append(app.intake.submit(who(app, "sys12345"), sent).outcome)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes).count("created") == 1 and len(outcomes) == 4
+    assert count(app, ReportRow) == 1 and count(app, CaseRow) == 1

@@ -72,7 +72,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_reports_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_reports_channel'), ['channel'], unique=False)
         batch_op.create_index('ix_reports_dedup', ['dedup_key', 'received_at'], unique=False)
-        batch_op.create_index('ix_reports_external', ['external_system', 'external_id'], unique=False)
+        batch_op.create_index('ix_reports_external', ['external_system', 'external_id'], unique=True)
         batch_op.create_index('ix_reports_pending', ['state', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_reports_received_at'), ['received_at'], unique=False)
 

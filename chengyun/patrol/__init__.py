@@ -1,0 +1,1 @@
+"""Patrol (巡查): grid workers' check-ins with position and time; later patrol routes and coverage."""
