@@ -1,6 +1,6 @@
 """Open311 `POST /requests` under load: the demo street served by `chengyun serve`, on SQLite and PostgreSQL.
 
-Run: .venv/bin/python bench/bench_open311.py [--workers 2] [--seconds 15] [--clients 50] [--rates 300,500]
+Run: .venv/bin/python bench/bench_open311.py [--workers 2] [--seconds 15] [--clients 50] [--rates 100,200]
          [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--no-postgres]
 For each database: the demo street in a temp dir (PostgreSQL: a throwaway schema), an api_key of a civic-app account,
 then `chengyun serve --workers N` (sweep off) and, in the same run:
@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--rates", default="300,500")
+    parser.add_argument("--rates", default="100,200", help="total rates of the paced runs (below saturation)")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
