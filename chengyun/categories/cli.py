@@ -2,47 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from chengyun.categories.model import Category, CategoryNode
 from chengyun.categories.parsing import MAX_IMPORT_BYTES
 from chengyun.categories.service import CategoryService
+from chengyun.cli_support import cli_locale, friendly, migrated_container
 from chengyun.errors import Invalid
 
 app = typer.Typer(help="Category catalogue (事件分类目录): import a CSV/Excel file, list the tree.",
                   no_args_is_help=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(fn: F) -> F:
-    """chengyun.cli's translated one-line errors (imported late: chengyun.cli imports this module)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from chengyun.cli import friendly_errors
-
-        return friendly_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _service() -> CategoryService:
-    from chengyun.bootstrap import bootstrap
-    from chengyun.config import load_settings
-
-    container = bootstrap(load_settings())
-    container.migrate()
+    container = migrated_container()
     return CategoryService(container.sessions, container.clock, container.audit)
 
 
 def _locale() -> str:
-    from chengyun.cli import _locale as cli_locale
-
     return cli_locale()
 
 

@@ -76,15 +76,15 @@ def report_json(row: ReportRow, locale: str, outcome: str | None = None) -> dict
 def _answer(submitted: Submitted, locale: str, extra: dict[str, Any] | None = None) -> JSONResponse:
     body = {**report_json(submitted.report, locale, submitted.outcome), **(extra or {})}
     status = 201 if submitted.outcome == "created" else 200
-    return JSONResponse(_plain(body), status_code=status)
+    return JSONResponse(plain_json(body), status_code=status)
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     """JSON-ready values (datetimes as ISO 8601)."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain_json(v) for v in value]
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
@@ -118,20 +118,20 @@ def _self_handled(container: Any, principal: Principal, submitted: Submitted, re
     try:
         done = container.cases.act(principal, number, StepRequest(Action.SELF_HANDLE, note=report.description[:200]))
     except DomainError as exc:  # the case stays open for the operator; say why it was not closed
-        return {"case_state": "reported", "self_handle_problem": {"code": exc.code, "params": _plain(exc.params)}}
+        return {"case_state": "reported", "self_handle_problem": {"code": exc.code, "params": plain_json(exc.params)}}
     return {"case_state": done.state}
 
 
 @router.get("/reports/review", summary="Reports waiting for an operator: unplaced, unclassified, failing")
 def review_queue(principal: CurrentPrincipal, container: AppContainer, locale: Locale) -> dict[str, Any]:
     rows = container.intake.review_queue(principal)
-    return {"total": len(rows), "items": [_plain(report_json(r, locale)) for r in rows],
+    return {"total": len(rows), "items": [plain_json(report_json(r, locale)) for r in rows],
             "counts": container.intake.counts()}
 
 
 @router.get("/reports/{token}", summary="One report (its submitter, or staff in scope)")
 def get_report(token: str, principal: CurrentPrincipal, container: AppContainer, locale: Locale) -> dict[str, Any]:
-    body: dict[str, Any] = _plain(report_json(container.intake.get(principal, token), locale))
+    body: dict[str, Any] = plain_json(report_json(container.intake.get(principal, token), locale))
     return body
 
 
@@ -149,7 +149,7 @@ def resolve_report(token: str, body: ResolveBody, principal: CurrentPrincipal, c
                    locale: Locale) -> dict[str, Any]:
     row = container.intake.resolve(principal, token, lon=body.lon, lat=body.lat, crs=parse_coord_system(body.crs),
                                    category_code=body.category_code)
-    answer: dict[str, Any] = _plain(report_json(row, locale))
+    answer: dict[str, Any] = plain_json(report_json(row, locale))
     return answer
 
 

@@ -25,7 +25,7 @@ from chengyun.cases.attachments import MAX_BYTES, check_attachment_ids, store_at
 from chengyun.cases.model import Source
 from chengyun.categories.api import suggestions_json
 from chengyun.errors import Invalid, RateLimited, TooLarge, Unavailable
-from chengyun.intake.api import report_json
+from chengyun.intake.api import plain_json, report_json
 from chengyun.intake.model import Channel, Report
 from chengyun.intake.ratelimit import RateLimiter
 from chengyun.intake.service import INTAKE
@@ -146,7 +146,7 @@ def _public_answer(body: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/reports/{token}", summary="Track a report by its token: states and times, no personal data")
 def public_track(token: str, container: AppContainer, locale: Locale) -> dict[str, Any]:
-    view: dict[str, Any] = _plain(public_view(container, token, locale))
+    view: dict[str, Any] = plain_json(public_view(container, token, locale))
     return view
 
 
@@ -160,13 +160,6 @@ class RatingBody(BaseModel):
 @router.post("/reports/{token}/rating", summary="Rate the result of a closed case, once (回访评价)")
 def public_rate(token: str, body: RatingBody, _: Limited, container: AppContainer, locale: Locale) -> dict[str, Any]:
     rate(container, token, body.rating, body.comment)
-    view: dict[str, Any] = _plain(public_view(container, token, locale))
+    view: dict[str, Any] = plain_json(public_view(container, token, locale))
     return view
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value.isoformat() if hasattr(value, "isoformat") else value

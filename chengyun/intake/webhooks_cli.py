@@ -2,45 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
+from chengyun.cli_support import friendly, migrated_container, say
 from chengyun.intake.webhooks import DeliveryInfo, WebhookService
 
 app = typer.Typer(help="Outbound webhooks (回传): status changes sent back to upstream systems.",
                   no_args_is_help=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(fn: F) -> F:
-    """chengyun.cli's translated one-line errors (imported late: chengyun.cli imports this module)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from chengyun.cli import friendly_errors
-
-        return friendly_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _service() -> WebhookService:
-    from chengyun.bootstrap import bootstrap
-    from chengyun.config import load_settings
-
-    container = bootstrap(load_settings())
-    container.migrate()
-    return container.webhooks
-
-
-def _translate(code: str, **params: Any) -> str:
-    from chengyun.cli import _locale
-    from chengyun.i18n import translate
-
-    return translate(code, _locale(), **params)
+    return migrated_container().webhooks
 
 
 @app.command("add")
@@ -53,7 +25,7 @@ def add(
 ) -> None:
     """Register a system's webhook, or replace its URL and secret; its cases' steps are sent from now on."""
     info = _service().register(system, url, secret, actor="cli")
-    typer.echo(_translate("cli.webhook_registered", system=info.system, url=info.url))
+    typer.echo(say("cli.webhook_registered", system=info.system, url=info.url))
 
 
 @app.command("list")

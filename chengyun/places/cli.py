@@ -2,48 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
+from chengyun.cli_support import friendly, migrated_container, say
 from chengyun.errors import Invalid
 from chengyun.places.model import Candidate
 from chengyun.places.service import MAX_IMPORT_BYTES, PlaceService
 
 app = typer.Typer(help="Places (地名地址): import roads and points of interest, geocode addresses.",
                   no_args_is_help=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(fn: F) -> F:
-    """chengyun.cli's translated one-line errors (imported late: chengyun.cli imports this module)."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from chengyun.cli import friendly_errors
-
-        return friendly_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _service() -> PlaceService:
-    from chengyun.bootstrap import bootstrap
-    from chengyun.config import load_settings
-
-    container = bootstrap(load_settings())
-    container.migrate()
-    return container.places
-
-
-def _t(code: str, **params: object) -> str:
-    from chengyun.cli import _locale
-    from chengyun.i18n import translate
-
-    return translate(code, _locale(), **params)
+    return migrated_container().places
 
 
 @app.command("import")
@@ -60,7 +32,7 @@ def import_file(
     if file.stat().st_size > MAX_IMPORT_BYTES:
         raise Invalid("places.import.too_large", size=file.stat().st_size, limit=MAX_IMPORT_BYTES)
     result = _service().import_file(file.read_bytes(), file.name, "cli", crs=parse_coord_system(crs))
-    typer.echo(_t("cli.places_imported", created=result.created, updated=result.updated, aliased=result.aliased))
+    typer.echo(say("cli.places_imported", created=result.created, updated=result.updated, aliased=result.aliased))
 
 
 @app.command("geocode")
@@ -73,7 +45,7 @@ def geocode(text: str) -> None:
     if result.best is not None:
         typer.echo(f"✓ {_line(result.best)}")
     else:
-        typer.echo(f"✗ [{result.reason}] {_t(result.reason or 'places.not_found')}")
+        typer.echo(f"✗ [{result.reason}] {say(result.reason or 'places.not_found')}")
     for candidate in result.candidates:
         typer.echo(f"  - {_line(candidate)}")
 
@@ -86,7 +58,7 @@ def reverse(lon: float, lat: float, crs: str = "wgs84") -> None:
 
     result = _service().reverse(lon, lat, parse_coord_system(crs))
     if result.reason:
-        typer.echo(f"✗ [{result.reason}] {_t(result.reason)}")
+        typer.echo(f"✗ [{result.reason}] {say(result.reason)}")
     typer.echo(result.address)
 
 
@@ -98,6 +70,6 @@ def _parts(parsed: object) -> dict[str, object]:
 
 def _line(candidate: Candidate) -> str:
     entry = candidate.entry
-    why = ", ".join(_t(f"places.why.{code}") for code in candidate.why)
+    why = ", ".join(say(f"places.why.{code}") for code in candidate.why)
     return (f"{candidate.score:5.1f}  {entry.kind.value:8} {entry.code:24} {entry.name}  ({why}) "
             f"{entry.lon:.6f},{entry.lat:.6f}")
