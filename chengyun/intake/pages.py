@@ -19,8 +19,8 @@ from chengyun.cases.service import actor_of
 from chengyun.cases.tables import CaseRow
 from chengyun.errors import DomainError, Forbidden, NotFound
 from chengyun.i18n import translate
-from chengyun.intake.public_api import public_principal
-from chengyun.intake.tracking import public_view
+from chengyun.intake.public_api import public_principal, rate_limited
+from chengyun.intake.tracking import public_view, token_for_case
 from chengyun.patrol.api import area_name
 from chengyun.web.deps import AppContainer, CurrentPrincipal, get_locale
 from chengyun.web.templating import render
@@ -104,9 +104,14 @@ def resident_report(request: Request, container: AppContainer) -> Response:
 
 
 @router.get("/report/track", response_class=HTMLResponse)
-def resident_track(request: Request, container: AppContainer, token: str = "") -> Response:
-    """Where a report stands: its state, the case's public timeline, and the rating form once closed."""
+def resident_track(request: Request, container: AppContainer, token: str = "", number: str = "",
+                   phone4: str = "") -> Response:
+    """Where a report stands (by its token, or by case number and the phone's last four digits): its state, the
+    case's public timeline, and the rating form once closed."""
     view: dict[str, Any] | None = None
+    if number and not token:  # guessing digits is rate-limited like every anonymous write
+        rate_limited(request)
+        token = token_for_case(container, number, phone4)
     if token:
         view = public_view(container, token.strip(), get_locale(request))
     context = {"view": view, "token": token, "ratings": [r.value for r in Rating],

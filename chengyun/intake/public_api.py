@@ -29,7 +29,7 @@ from chengyun.intake.api import plain_json, report_json
 from chengyun.intake.model import Channel, Report
 from chengyun.intake.ratelimit import RateLimiter
 from chengyun.intake.service import INTAKE
-from chengyun.intake.tracking import public_view, rate
+from chengyun.intake.tracking import public_view, rate, token_for_case
 from chengyun.web.deps import AppContainer, Locale, client_ip, get_container
 
 router = APIRouter(prefix="/api/public", tags=["public"])
@@ -155,6 +155,13 @@ class RatingBody(BaseModel):
 
     rating: str = Field(max_length=40)
     comment: str = Field("", max_length=2000)
+
+
+@router.get("/cases/{number}", summary="Track a case by its number and the last four digits of the reporter's phone")
+def public_track_case(number: str, _: Limited, container: AppContainer, locale: Locale,
+                      phone4: Annotated[str, Query(max_length=4)] = "") -> dict[str, Any]:
+    view: dict[str, Any] = plain_json(public_view(container, token_for_case(container, number, phone4), locale))
+    return view
 
 
 @router.post("/reports/{token}/rating", summary="Rate the result of a closed case, once (回访评价)")

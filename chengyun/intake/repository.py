@@ -17,6 +17,8 @@ _INSERT = insert(REPORTS).returning(REPORTS.c.id)
 _BY_ID = select(REPORTS).where(REPORTS.c.id == bindparam("id"))
 _BY_TOKEN = select(REPORTS).where(REPORTS.c.token == bindparam("token"))
 _BY_KEY = select(REPORTS).where(REPORTS.c.idempotency_key == bindparam("key"))
+_FIRST_OF_CASE = (select(REPORTS).where(REPORTS.c.case_number == bindparam("number"))
+                  .order_by(REPORTS.c.id).limit(1))
 _BY_EXTERNAL = (select(REPORTS).where(REPORTS.c.external_system == bindparam("system"),
                                       REPORTS.c.external_id == bindparam("external_id"))
                 .order_by(REPORTS.c.id).limit(1))
@@ -47,6 +49,11 @@ def by_id(conn: Connection, report_id: int) -> ReportRow | None:
 def by_token(conn: Connection, token: str) -> ReportRow | None:
     """The report with this public token."""
     return _one(conn, _BY_TOKEN, {"token": token})
+
+
+def first_of_case(conn: Connection, number: str) -> ReportRow | None:
+    """The first report that opened (or joined) the case with this number."""
+    return _one(conn, _FIRST_OF_CASE, {"number": number})
 
 
 def by_idempotency_key(conn: Connection, key: str) -> ReportRow | None:

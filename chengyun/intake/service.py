@@ -347,6 +347,11 @@ class IntakeService:
         with self._engine.connect() as conn:
             return repo.by_token(conn, token)
 
+    def first_of_case(self, number: str) -> ReportRow | None:
+        """The report behind a case number (for tracking by number and phone), if the case came through intake."""
+        with self._engine.connect() as conn:
+            return repo.first_of_case(conn, number)
+
     def _may_see(self, principal: Principal, row: ReportRow) -> bool:
         if row.submitted_by is not None and row.submitted_by == principal.user_id:
             return True

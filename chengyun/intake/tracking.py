@@ -6,6 +6,7 @@ rating (回访评价) is the loop's `follow_up` step, taken by intake on the rep
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from chengyun.bootstrap import Container
@@ -28,6 +29,18 @@ def find_report(container: Container, token: str) -> ReportRow:
     if row is None:
         raise NotFound("intake.report_not_found", report=token[:36])
     return row
+
+
+def token_for_case(container: Container, number: str, phone_last4: str) -> str:
+    """The report token of a case, proven by the last four digits of the phone the reporter left (the masked
+    phone shows them); a case without a phone, a wrong number or wrong digits are the same NotFound."""
+    report = container.intake.first_of_case(number.strip()[:32]) if number.strip() else None
+    masked = (report.payload or {}).get("phone_masked") if report is not None else None
+    digits = phone_last4.strip()
+    if report is None or not masked or len(digits) != 4 or not digits.isdigit() \
+            or not hmac.compare_digest(str(masked)[-4:], digits):
+        raise NotFound("public.case_not_found", number=number.strip()[:32])
+    return report.token
 
 
 def public_view(container: Container, token: str, locale: str) -> dict[str, Any]:

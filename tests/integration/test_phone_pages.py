@@ -213,3 +213,20 @@ def test_the_phone_case_view_offers_only_what_grid_workers_may_do(site: Any) -> 
     assert 'data-testid="act-self_handle"' not in client.get(f"/grid/cases/{lamp}", headers=auth(tokens["grider"])).text
     tasks = client.get("/grid", headers=auth(tokens["grider"])).text
     assert litter in tasks and lamp in tasks
+
+
+def test_a_case_is_tracked_by_its_number_and_the_last_four_digits_of_the_phone(site: Any) -> None:
+    client, _, _c = site
+    sent = report(client, GOOD).json()
+    no_phone = report(client, {k: v for k, v in GOOD.items() if k != "reporter_phone"}).json()
+    number = sent["case_number"]
+    assert client.get(f"/api/public/cases/{no_phone['case_number']}", params={"phone4": "5678"}).status_code == 404
+    found = client.get(f"/api/public/cases/{number}", params={"phone4": "5678"})
+    assert found.status_code == 200 and found.json()["case"]["number"] == number
+    assert found.json()["token"] == sent["token"]
+    for digits in ("1234",):  # (the burst allows six anonymous requests in this fixture)
+        wrong = client.get(f"/api/public/cases/{number}", params={"phone4": digits})
+        assert wrong.status_code in (404, 422) and sent["token"] not in wrong.text
+    page = client.get("/report/track", params={"number": number, "phone4": "5678"})
+    assert page.status_code == 200 and number in page.text
+    assert "手机号后四位" in client.get("/report/track").text
