@@ -213,7 +213,9 @@ def _report(container: Container, params: dict[str, str], attributes: dict[str, 
     lineage = (item.code, *(a.code for a in catalogue.ancestors(code)))
     typed = spec.check_attributes(spec.attributes_for(lineage), attributes)
     lat, lon = _float(params, "lat"), _float(params, "long")
-    address = params.get("address_string", "") or params.get("address_id", "")
+    address = params.get("address_string", "")
+    if (lat is None or lon is None) and params.get("address_id", "").strip():
+        lon, lat, address = _address_id(container, params["address_id"].strip(), address)
     if (lat is None or lon is None) and not address.strip():
         raise Invalid("open311.location_required")
     description = params.get("description", "")
@@ -227,6 +229,14 @@ def _report(container: Container, params: dict[str, str], attributes: dict[str, 
         attachments=attachments, media_urls=media_urls, attributes=typed,
         idempotency_key=params.get("client_request_id") or None,  # our extension: a retry is not a second request
     )
+
+
+def _address_id(container: Container, code: str, address: str) -> tuple[float, float, str]:
+    """The point and address of a gazetteer entry (a compound, building, road or POI code) named by address_id."""
+    entry = container.places.gazetteer().by_code.get(code)
+    if entry is None:
+        raise Open311Error(400, "open311.unknown_address_id", address_id=code[:60])
+    return entry.lon, entry.lat, address or entry.address or entry.name
 
 
 def _media_url(request: Request, public_id: str) -> str:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
+from chengyun.areas.tables import CompoundRow
 from chengyun.auth.model import Role
 from chengyun.bootstrap import Container
 from chengyun.cases.tables import CaseRow
@@ -231,3 +232,21 @@ def test_the_operators_inbox_page_classifies_and_places_in_one_click(site: Any) 
     assert done.status_code == 303
     assert c.intake.get(c.auth.principal("oper"), unclassified["token"]).state == "opened"
     assert "没有等待人工处理的上报" in browser.get("/reports/review", headers={"Accept": "text/html"}).text
+
+
+def test_open311_address_id_names_a_gazetteer_entry(site: Any) -> None:
+    client, _, c = site
+    with c.sessions.begin() as session:
+        session.add(CompoundRow(code="cmp-1", name="怡湖苑", area_code="510113002001001",
+                                address="四川省成都市青白江区青江路123号", lon=104.003, lat=30.003, households=10))
+    c.auth.create_user(username="civicapp", display_name="civic", role=Role.RESIDENT, scope_code="510113002000")
+    key = c.auth.issue_token("civicapp", "open311")
+    placed = client.post("/open311/v2/requests.json", data={"api_key": key, "service_code": "0101",
+                                                             "address_id": "cmp-1", "description": "门口垃圾"})
+    assert placed.status_code == 201 and placed.json()[0]["service_request_id"].startswith("QY-")
+    number = placed.json()[0]["service_request_id"]
+    shown = client.get(f"/open311/v2/requests/{number}.json").json()[0]
+    assert (shown["lat"], shown["long"], shown["address"]) == (30.003, 104.003, "四川省成都市青白江区青江路123号")
+    unknown = client.post("/open311/v2/requests.xml", data={"api_key": key, "service_code": "0101",
+                                                            "address_id": "nowhere-9", "description": "x"})
+    assert unknown.status_code == 400 and "<code>400</code>" in unknown.text and "nowhere-9" in unknown.text
