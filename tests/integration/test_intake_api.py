@@ -250,3 +250,18 @@ def test_open311_address_id_names_a_gazetteer_entry(site: Any) -> None:
     unknown = client.post("/open311/v2/requests.xml", data={"api_key": key, "service_code": "0101",
                                                             "address_id": "nowhere-9", "description": "x"})
     assert unknown.status_code == 400 and "<code>400</code>" in unknown.text and "nowhere-9" in unknown.text
+
+
+def test_open311_refuses_bytes_that_are_not_utf8_and_bodies_that_are_not_forms(site: Any) -> None:
+    client, _, c = site
+    c.auth.create_user(username="civicapp", display_name="civic", role=Role.RESIDENT, scope_code="510113002000")
+    key = c.auth.issue_token("civicapp", "open311")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = f"api_key={key}&service_code=0101&lat=30.002&long=104.005&description=%FF%FE%E5%9E".encode()
+    broken = client.post("/open311/v2/requests.json", content=body, headers=form)
+    assert broken.status_code == 400, broken.text
+    assert broken.json()[0]["code"] == 400 and "UTF-8" in broken.json()[0]["description"]
+    not_form = client.post("/open311/v2/requests.xml", content=b"\x00\x01binary",
+                           headers={"Content-Type": "multipart/form-data; boundary=zzz"})
+    assert not_form.status_code == 400 and not_form.text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    assert count(c, ReportRow) == 0
