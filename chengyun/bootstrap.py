@@ -33,6 +33,8 @@ from chengyun.places.service import PlaceService
 from chengyun.routing.service import DutyService
 from chengyun.shared.clock import Clock, SystemClock
 from chengyun.shared.privacy import PersonalDataVault
+from chengyun.triage.artefacts import ModelStore
+from chengyun.triage.service import TriageService
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Container:
     places: PlaceService
     webhooks: WebhookService
     patrol: PatrolService
+    triage: TriageService
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -145,4 +148,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         places=places,
         webhooks=WebhookService(sessions, clock, vault, audit, timezone=settings.timezone),
         patrol=PatrolService(sessions, clock, areas),
+        triage=TriageService(ModelStore(settings.data_dir / "models" / "triage"),
+                             min_confidence=settings.triage_min_confidence, now=clock.now),
     )

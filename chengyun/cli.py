@@ -19,6 +19,7 @@ from chengyun.errors import DomainError, Invalid
 from chengyun.i18n import pick_locale, translate
 from chengyun.intake.webhooks_cli import app as webhooks_app
 from chengyun.places.cli import app as places_app
+from chengyun.triage.cli import app as triage_app
 
 app = typer.Typer(help="Chengyun 城运: city operations hub for grassroots governance.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -33,6 +34,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(categories_app, name="categories")
 app.add_typer(places_app, name="places")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(triage_app, name="triage")
 duty_app = typer.Typer(help="The duty list (权责清单): which unit leads which category where.", no_args_is_help=True)
 app.add_typer(duty_app, name="duty")
 jobs_app = typer.Typer(help="Background jobs, run by hand.", no_args_is_help=True)

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     public_area_code: str = ""
     public_burst: int = Field(default=20, ge=0)  # anonymous requests (reports, photos, ratings) at once per client
     public_per_hour: float = Field(default=60, ge=0)  # … and regains per hour
+    triage_min_confidence: float = Field(default=0.6, ge=0, le=1)  # below it the operator picks from 3 suggestions
 
     @field_validator("timezone")
     @classmethod

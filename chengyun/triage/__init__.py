@@ -1,0 +1,1 @@
+"""Report triage: a trainable text classifier (character n-grams + logistic regression), versioned models."""

@@ -1,0 +1,139 @@
+"""The triage classifier: character n-gram TF-IDF + multinomial logistic regression; pure, no I/O.
+
+Probabilities come straight from the logistic model (no separate calibration step); a suggestion is explained by
+the n-grams of the text whose weight × TF-IDF value pushed most towards its label.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+
+from chengyun.errors import Invalid
+from chengyun.triage.features import Vectoriser, fit_vectoriser
+
+TOP_K = 3
+
+
+@dataclass(frozen=True)
+class Params:
+    """Hyper-parameters, fixed up front (chosen by 5-fold CV on the fujian2 `dev` split only; see BENCHMARKS.md)."""
+
+    ngram_max: int = 2  # character 1- and 2-grams
+    min_df: int = 2  # an n-gram must occur in two training texts
+    c: float = 20.0  # inverse regularisation strength of the logistic regression
+    balanced: bool = True  # class weights inversely proportional to class size (macro-F1 counts every class)
+    max_chars: int = 2000  # longer texts are cut
+    max_iter: int = 2000
+    top_terms: int = 5  # terms shown per suggestion
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the artefact's metadata."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Params:
+        """Read back `to_dict`, ignoring unknown keys."""
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One candidate label, its probability and the text's terms that weighed most for it."""
+
+    label: str
+    probability: float
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The best label with its confidence, the top suggestions (best first) and whether an operator must decide."""
+
+    label: str
+    confidence: float
+    suggestions: tuple[Suggestion, ...]
+    needs_operator: bool = False
+
+
+@dataclass(frozen=True)
+class TriageModel:
+    """A fitted vectoriser and classifier; `labels[i]` is the label of probability column i."""
+
+    vectoriser: Vectoriser
+    classifier: Any
+    labels: tuple[str, ...]
+    params: Params = field(default_factory=Params)
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The best label of each text."""
+        proba = self._proba(texts)
+        return [self.labels[i] for i in np.argmax(proba, axis=1)]
+
+    def classify_many(self, texts: Sequence[str], min_confidence: float = 0.0) -> list[Classification]:
+        """Classify texts in one batch; below `min_confidence` the result asks for an operator."""
+        matrix = self.vectoriser.transform(texts)
+        proba = np.asarray(self.classifier.predict_proba(matrix), dtype=np.float64)
+        return [self._one(matrix.getrow(i), proba[i], min_confidence) for i in range(len(texts))]
+
+    def classify(self, text: str, min_confidence: float = 0.0) -> Classification:
+        """Classify one text."""
+        return self.classify_many([text], min_confidence)[0]
+
+    def _proba(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
+        return np.asarray(self.classifier.predict_proba(self.vectoriser.transform(texts)), dtype=np.float64)
+
+    def _one(self, row: Any, proba: np.ndarray[Any, np.dtype[np.float64]], min_confidence: float) -> Classification:
+        order = np.argsort(-proba, kind="stable")[:TOP_K]
+        suggestions = tuple(Suggestion(self.labels[k], float(proba[k]), self._terms(row, int(k))) for k in order)
+        best = suggestions[0]
+        return Classification(best.label, best.probability, suggestions, best.probability < min_confidence)
+
+    def _terms(self, row: Any, k: int) -> tuple[str, ...]:
+        """The text's n-grams with the largest positive contribution (weight × value) to label k."""
+        coef = np.asarray(self.classifier.coef_, dtype=np.float64)
+        weights = (coef[0] if k == 1 else -coef[0]) if coef.shape[0] == 1 else coef[k]
+        contribution = row.data * weights[row.indices]
+        terms: list[str] = []
+        for j in np.argsort(-contribution, kind="stable"):
+            if contribution[j] <= 0 or len(terms) >= self.params.top_terms:
+                break
+            term = self.vectoriser.term(int(row.indices[j]))
+            if any(ch.isalnum() for ch in term):  # punctuation explains nothing to an operator
+                terms.append(term)
+        return tuple(terms)
+
+
+def check_training_set(texts: Sequence[str], labels: Sequence[str]) -> None:
+    """Refuse what cannot be trained on: no rows, mismatched lengths, a single label."""
+    if len(texts) != len(labels):
+        raise Invalid("triage.length_mismatch", texts=len(texts), labels=len(labels))
+    if not texts:
+        raise Invalid("triage.empty_data")
+    if len(set(labels)) < 2:
+        raise Invalid("triage.one_label", label=labels[0])
+
+
+def train(texts: Sequence[str], labels: Sequence[str], params: Params | None = None) -> TriageModel:
+    """Fit the vectoriser and the classifier; deterministic for the same input."""
+    params = params or Params()
+    check_training_set(texts, labels)
+    vectoriser = fit_vectoriser(texts, ngram_max=params.ngram_max, min_df=params.min_df, max_chars=params.max_chars)
+    if not len(vectoriser.vocabulary):
+        vectoriser = fit_vectoriser(texts, ngram_max=params.ngram_max, min_df=1, max_chars=params.max_chars)
+    if not len(vectoriser.vocabulary):
+        raise Invalid("triage.empty_data")
+    classifier = LogisticRegression(C=params.c, max_iter=params.max_iter,
+                                    class_weight="balanced" if params.balanced else None)
+    with warnings.catch_warnings():
+        # lbfgs may stop a little short on tiny sets; its solution is still the usable one
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        classifier.fit(vectoriser.transform(texts), np.asarray(labels))
+    return TriageModel(vectoriser, classifier, tuple(str(label) for label in classifier.classes_), params)

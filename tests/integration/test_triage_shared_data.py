@@ -1,0 +1,29 @@
+"""The triage classifier on 2,763 real citizen messages (../shared/data/tipdm2020c): stratified 5-fold CV."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chengyun.triage.dataset import read_labelled
+from chengyun.triage.evaluation import cross_validate
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+if not DATA.is_dir():
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{DATA} is required in CI (CI=true) but is missing", pytrace=False)
+    pytest.skip(f"{DATA} not available", allow_module_level=True)
+
+pytestmark = pytest.mark.shared_data
+FILE = DATA / "tipdm2020c" / "fujian2_partial2763_labelled_marsw20.csv"
+MEASURED_MACRO_F1 = 0.900  # bench/bench_triage.py, 2026-11-23 (BENCHMARKS.md)
+
+
+def test_five_fold_macro_f1_on_real_messages() -> None:
+    texts, labels = read_labelled(FILE.read_bytes(), FILE.name, "text", "一级标签")
+    result = cross_validate(texts, labels, folds=5)
+    assert len(texts) == 2763 and len(result.labels) == 7
+    assert result.macro_f1_mean > MEASURED_MACRO_F1 - 0.02
+    assert result.accuracy > 0.88
