@@ -129,6 +129,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
     policies = LivePolicies(categories, duty, deadlines)
     cases = CaseService(sessions, clock, vault, audit, areas, policies, timezone=settings.timezone)
     places = PlaceService(sessions, clock, audit, areas)
+    triage = TriageService(ModelStore(settings.data_dir / "models" / "triage"),
+                           min_confidence=settings.triage_min_confidence, now=clock.now)
     return Container(
         settings=settings,
         engine=engine,
@@ -144,10 +146,10 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         cases=cases,
         deadlines=deadlines,
         attachments=attachment_store(settings),
-        intake=IntakeService(sessions, clock, vault, areas, cases, GazetteerGeocoder(places)),
+        intake=IntakeService(sessions, clock, vault, areas, cases, GazetteerGeocoder(places), triage,
+                             categories.catalogue),
         places=places,
         webhooks=WebhookService(sessions, clock, vault, audit, timezone=settings.timezone),
         patrol=PatrolService(sessions, clock, areas),
-        triage=TriageService(ModelStore(settings.data_dir / "models" / "triage"),
-                             min_confidence=settings.triage_min_confidence, now=clock.now),
+        triage=triage,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
@@ -10,12 +9,12 @@ from pydantic import BaseModel, ConfigDict
 
 from chengyun.auth.model import Principal
 from chengyun.auth.policy import Permission
-from chengyun.categories.model import Category, CategoryNode
+from chengyun.categories.model import Catalogue, Category, CategoryNode
 from chengyun.categories.parsing import MAX_IMPORT_BYTES, category_row, format_csv
 from chengyun.categories.service import CategoryService
-from chengyun.categories.suggest import suggest
 from chengyun.errors import Invalid
 from chengyun.shared.handling import Urgency
+from chengyun.triage.catalogue import Classifier, suggest_items
 from chengyun.web.deps import AppContainer, CurrentPrincipal, requires
 
 router = APIRouter(prefix="/api/categories", tags=["categories"])
@@ -83,17 +82,18 @@ async def list_categories(_: CurrentPrincipal, categories: Categories, active_on
     return [node_json(node) for node in categories.tree(active_only=active_only)]
 
 
-@router.get("/suggest", summary="Up to 3 active items for a description, with scores 0–100 (a text-similarity "
-            "stand-in until the triage classifier)")
-async def suggest_categories(_: CurrentPrincipal, categories: Categories,
-                             text: Annotated[str, Query(max_length=2000)] = "") -> dict[str, Any]:
-    return suggestions_json(categories.catalogue(), text)
+@router.get("/suggest", summary="Up to 3 active items for a description, with scores 0–100 and the words that "
+            "weighed most (the triage classifier; text similarity when its model knows no items)")
+def suggest_categories(_: CurrentPrincipal, container: AppContainer,
+                       text: Annotated[str, Query(max_length=2000)] = "") -> dict[str, Any]:
+    return suggestions_json(container.categories.catalogue(), text, container.triage)
 
 
-def suggestions_json(catalogue: Iterable[Category], text: str) -> dict[str, Any]:
-    """The top 3 items for `text`: code, name, class name, score, and whether 自办自结 is allowed."""
+def suggestions_json(catalogue: Catalogue, text: str, classifier: Classifier | None) -> dict[str, Any]:
+    """The top 3 items for `text`: code, name, class name, score, terms, and whether 自办自结 is allowed."""
     return {"items": [{"code": s.code, "name": s.name, "class_name": s.class_name, "score": s.score,
-                       "self_handle": s.self_handle} for s in suggest(text, catalogue)]}
+                       "self_handle": s.self_handle, "terms": list(s.terms)}
+                      for s in suggest_items(text, catalogue, classifier)]}
 
 
 @router.get("/{code}", summary="One category with its ancestors and children")

@@ -29,6 +29,7 @@ class Suggestion:
     class_name: str
     score: float
     self_handle: bool
+    terms: tuple[str, ...] = ()  # the words of the text that weighed most (a trained classifier's explanation)
 
 
 def _pairs(text: str) -> set[str]:

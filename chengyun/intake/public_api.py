@@ -90,9 +90,9 @@ def public_area(container: AppContainer) -> dict[str, Any]:
     return {"code": where.scope_code, "map": container.areas.map_features(INTAKE, where.scope_code)}
 
 
-@router.get("/categories/suggest", summary="Up to 3 categories for a description (a stand-in for the classifier)")
+@router.get("/categories/suggest", summary="Up to 3 categories for a description, by the triage classifier")
 def public_suggest(container: AppContainer, text: Annotated[str, Query(max_length=2000)] = "") -> dict[str, Any]:
-    return suggestions_json(container.categories.catalogue(), text)
+    return suggestions_json(container.categories.catalogue(), text, container.triage)
 
 
 @router.post("/attachments", status_code=201, summary="A resident's photo (JPEG, PNG, WebP; EXIF stripped copy)")

@@ -23,7 +23,8 @@ def _inbox(request: Request, container: AppContainer, principal: CurrentPrincipa
     rows = container.intake.review_queue(principal)
     items = [{"row": row, "problem": translate(row.last_error, locale, **labelled(row.last_error_params or {},
                                                                                     locale)) if row.last_error else "",
-              "candidates": (row.last_error_params or {}).get("candidates", [])} for row in rows]
+              "candidates": (row.last_error_params or {}).get("candidates", []),
+              "suggestions": (row.last_error_params or {}).get("suggestions", [])} for row in rows]
     categories = [(c.code, c.name) for c in container.categories.catalogue().items(active_only=True)]
     context = {"items": items, "counts": container.intake.counts(), "categories": categories, "error": error}
     return render(request, "intake_review.html", context, status_code=status)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from chengyun.audit import record
 from chengyun.auth.model import Principal, Role
 from chengyun.cases.model import Source
 from chengyun.cases.service import CaseService, NewCase
+from chengyun.categories.model import Catalogue
 from chengyun.errors import DomainError, Forbidden, Invalid, NotFound
 from chengyun.intake import repository as repo
 from chengyun.intake.geocoding import Placed
@@ -33,6 +35,7 @@ from chengyun.shared.clock import Clock
 from chengyun.shared.geo import CoordSystem, to_wgs84
 from chengyun.shared.handling import Urgency
 from chengyun.shared.privacy import PersonalDataVault, mask_phone, normalise_phone
+from chengyun.triage.catalogue import Classifier, decide
 
 log = logging.getLogger("chengyun.intake")
 INTAKE = Principal(0, "intake", "受理", Role.OPERATOR, "", "/")
@@ -71,6 +74,8 @@ class IntakeService:
     areas: AreaService
     cases: CaseService
     geocoder: Geocoder | None = None
+    classifier: Classifier | None = None
+    catalogue: Callable[[], Catalogue] | None = None  # the live category catalogue the classifier's labels name
 
     def __post_init__(self) -> None:
         self._engine: Engine = self.sessions.kw["bind"]
@@ -259,12 +264,25 @@ class IntakeService:
                 return self._hold(row, "intake.address_not_placed", {"address": row.address,
                                                                       "candidates": candidates[:5]})
             lon, lat = point
+        classified: dict[str, Any] = {}
         if row.category_code is None:
-            return self._hold(row, "intake.needs_category", {})
+            code, evidence = self._classify(row.description)
+            if code is None:
+                return self._hold(row, "intake.needs_category", evidence)
+            row.category_code = code  # the case is filed under it; stored with the evidence below
+            classified = {"category_code": code, "payload": {**row.payload, "classification": evidence}}
         with self._engine.begin() as conn:
             case = self.cases.open_in(conn, INTAKE, self._new_case(row, lon, lat))
             return self._mark(conn, row, state=ReportState.OPENED.value, case_id=case.id, case_number=case.number,
-                              lon=lon, lat=lat, processed_at=now, last_error=None, last_error_params=None)
+                              lon=lon, lat=lat, processed_at=now, last_error=None, last_error_params=None,
+                              **classified)
+
+    def _classify(self, text: str) -> tuple[str | None, dict[str, Any]]:
+        """The item the classifier is confident of (else None) and the evidence: model, confidence, suggestions."""
+        if self.classifier is None or self.catalogue is None:
+            return None, {}
+        decision = decide(self.classifier.classify(text), self.catalogue())
+        return decision.code, decision.as_params(self.classifier.active_version())
 
     def _new_case(self, row: ReportRow, lon: float, lat: float) -> NewCase:
         payload = row.payload

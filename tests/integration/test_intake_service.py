@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from datetime import timedelta
 from typing import Any
 
@@ -110,6 +111,7 @@ def test_an_address_nobody_can_place_waits_for_an_operator_then_opens(app: Conta
 
 
 def test_an_unclassified_report_waits_for_a_category(app: Container) -> None:
+    app.triage.min_confidence = 1.0  # no classification is that sure
     held = app.intake.submit(who(app, "grider"), grid_report(category_code=None)).report
     assert (held.state, held.last_error) == ("needs_review", "intake.needs_category")
     with pytest.raises(Invalid) as info:
@@ -238,3 +240,54 @@ def test_the_same_upstream_report_sent_twice_at_once_is_stored_once(app: Contain
         t.join()
     assert sorted(outcomes).count("created") == 1 and len(outcomes) == 4
     assert count(app, ReportRow) == 1 and count(app, CaseRow) == 1
+
+
+TRAINING = {  # a small, clearly separable history: what a street would train on (item codes of the catalogue)
+    "0101": ["路边有一堆暴露垃圾没人管", "小区门口垃圾堆着好几天了", "绿化带里扔了很多生活垃圾", "楼下垃圾乱扔发臭",
+             "街角堆了一大堆垃圾", "空地上到处是垃圾袋"],
+    "0405": ["机动车乱停放堵住了路口", "汽车停在人行道上", "小区门口车辆乱停挡住消防通道", "路边违停的汽车太多",
+             "有辆车长期占道停放", "停车场外面乱停车"],
+    "0603": ["路灯不亮晚上很黑", "这条路的路灯坏了好几盏", "小区外面路灯晚上不亮", "路灯一到晚上就熄灭",
+             "桥下的路灯不亮了", "夜里路灯全黑看不见路"],
+}
+
+
+def train(app: Container, tmp_path: Path, history: dict[str, list[str]]) -> str:
+    rows = "".join(f"{code},{text}\n" for code, texts in history.items() for text in texts)
+    path = tmp_path / "history.csv"
+    path.write_text("code,text\n" + rows, encoding="utf-8")
+    return app.triage.train_file(path, text_col="text", label_col="code", folds=0).version
+
+
+def test_a_report_without_category_is_classified_and_opened_with_the_evidence(app: Container, tmp_path: Path) -> None:
+    version = train(app, tmp_path, TRAINING)
+    app.triage.min_confidence = 0.5
+    opened = app.intake.submit(who(app, "grider"), grid_report(category_code=None,
+                                                               description="路口有车乱停放，堵住了")).report
+    assert (opened.state, opened.category_code) == ("opened", "0405")
+    evidence = opened.payload["classification"]
+    assert evidence["model"] == version and evidence["confidence"] >= 0.5
+    assert evidence["suggestions"][0]["code"] == "0405" and evidence["suggestions"][0]["terms"]
+    case, _ = app.cases.get(who(app, "oper"), opened.case_number or "")
+    assert case.category_code == "0405"
+    with app.sessions() as session:  # stored, not only answered
+        assert session.scalar(select(ReportRow.category_code).where(ReportRow.token == opened.token)) == "0405"
+
+
+def test_an_unsure_classification_waits_with_three_suggestions(app: Container, tmp_path: Path) -> None:
+    train(app, tmp_path, TRAINING)
+    app.triage.min_confidence = 0.99
+    held = app.intake.submit(who(app, "grider"), grid_report(category_code=None, description="路灯不亮")).report
+    assert (held.state, held.last_error, held.category_code) == ("needs_review", "intake.needs_category", None)
+    suggestions = (held.last_error_params or {})["suggestions"]
+    assert [s["code"] for s in suggestions][0] == "0603" and len(suggestions) == 3
+    assert suggestions[0]["name"] == "路灯不亮" and suggestions[0]["class_name"]
+    assert app.intake.resolve(who(app, "oper"), held.token, category_code="0603").state == "opened"
+
+
+def test_a_model_of_classes_only_files_nothing_by_itself(app: Container, tmp_path: Path) -> None:
+    train(app, tmp_path, {"01": TRAINING["0101"], "04": TRAINING["0405"]})
+    app.triage.min_confidence = 0.0
+    held = app.intake.submit(who(app, "grider"), grid_report(category_code=None)).report
+    assert (held.state, held.last_error) == ("needs_review", "intake.needs_category")
+    assert (held.last_error_params or {})["suggestions"] == []  # a class is no category for a case
