@@ -211,6 +211,7 @@ class Guards:
 
     self_handle_allowed: bool = False
     merge_target_open: bool = False
+    main_case_open: bool = False  # the case this one was merged into is still open (a merge is undone only then)
 
 
 def decide(case: Case, request: Request, actor: Actor, at: datetime, guards: Guards = Guards()) -> TimelineEntry:
@@ -300,6 +301,11 @@ def _merge_target_open(case: Case, request: Request, guards: Guards) -> None:
         raise InvalidTransition("cases.merge_target_not_open", main=str(request.data.get("main_case")))
 
 
+def _main_case_open(case: Case, request: Request, guards: Guards) -> None:
+    if not guards.main_case_open:
+        raise InvalidTransition("cases.main_case_closed", main=str(case.merged_into))
+
+
 def _check_escalation(case: Case, request: Request, guards: Guards) -> None:
     wanted = request.data.get("handling_level")
     if wanted not in set(HandlingLevel) or HandlingLevel(wanted).rank <= case.handling_level.rank:
@@ -315,6 +321,7 @@ _GUARDS: tuple[tuple[frozenset[Action], Guard], ...] = (
     (frozenset({Action.APPROVE_EXTENSION, Action.DENY_EXTENSION}), _pending_extension),
     (frozenset({Action.SELF_HANDLE}), _self_handle_allowed),
     (frozenset({Action.MERGE}), _merge_target_open),
+    (frozenset({Action.UNMERGE}), _main_case_open),
     (frozenset({Action.ESCALATE}), _check_escalation),
 )
 

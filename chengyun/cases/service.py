@@ -156,11 +156,12 @@ class CaseService:
     def _guards(self, conn: Connection, row: CaseRow, category: CategoryFacts, request: Request) -> Guards:
         main = request.data.get("main_case")
         target = repo.by_number(conn, str(main)) if main else None
+        merged_into = repo.by_number(conn, row.merged_into) if request.action == Action.UNMERGE and row.merged_into \
+            else None
         return Guards(
             self_handle_allowed=category.self_handle,
-            merge_target_open=target is not None and target.id != row.id
-            and target.state not in {s.value for s in (CaseState.CLOSED, CaseState.FOLLOWED_UP,
-                                                       CaseState.REJECTED, CaseState.MERGED)},
+            merge_target_open=target is not None and target.id != row.id and _is_open(target),
+            main_case_open=merged_into is not None and _is_open(merged_into),
         )
 
     def _reporter(self, new: NewCase) -> dict[str, str | None]:
@@ -231,6 +232,12 @@ def _may_see(principal: Principal, row: CaseRow) -> bool:
     unit = principal.unit_code
     return principal.role == Role.HANDLER and unit is not None and (
         unit == row.lead_unit or unit in (row.assist_units or []))
+
+
+def _is_open(row: CaseRow) -> bool:
+    """Still being worked on: not closed, followed up, rejected or merged itself."""
+    return row.state not in {s.value for s in (CaseState.CLOSED, CaseState.FOLLOWED_UP, CaseState.REJECTED,
+                                                CaseState.MERGED)}
 
 
 def actor_of(principal: Principal) -> Actor:

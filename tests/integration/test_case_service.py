@@ -15,7 +15,7 @@ from chengyun.cases.model import Action, CaseState, Request, Source
 from chengyun.cases.policies import CategoryFacts, RouteAnswer
 from chengyun.cases.service import CaseService, NewCase
 from chengyun.cases.tables import CaseRow, TimelineRow
-from chengyun.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from chengyun.errors import Conflict, DomainError, Forbidden, Invalid, InvalidTransition, NotFound
 from chengyun.org.tables import UnitRow
 from chengyun.shared.clock import FixedClock
 from chengyun.shared.handling import HandlingLevel, Urgency
@@ -294,3 +294,18 @@ def test_a_role_refusal_is_audited_with_its_parameters(loop: tuple[CaseService, 
     [event] = tiny_district.audit.recent(action="cases.register")
     assert (event.outcome, event.actor, event.target) == ("refused", "u-grid", row.number)
     assert event.detail == {"code": "cases.role_not_allowed", "params": {"action": "register", "role": "grid_worker"}}
+
+
+def test_a_merge_is_undone_only_while_the_main_case_is_open(loop: tuple[CaseService, dict[str, Principal]]) -> None:
+    service, p = loop
+    main, dup = _open(service, p["op"]), _open(service, p["op"])
+    service.act(p["op"], dup.number, Request(Action.REGISTER))
+    service.act(p["op"], dup.number, Request(Action.MERGE, data={"main_case": main.number}))
+    undone = service.act(p["op"], dup.number, Request(Action.UNMERGE))
+    assert (undone.state, undone.merged_into) == (CaseState.REGISTERED.value, None)
+    service.act(p["op"], dup.number, Request(Action.MERGE, data={"main_case": main.number}))
+    service.act(p["op"], main.number, Request(Action.REJECT, note="重复"))  # the main case is finished
+    with pytest.raises(InvalidTransition) as refused:
+        service.act(p["op"], dup.number, Request(Action.UNMERGE))
+    assert refused.value.code == "cases.main_case_closed"
+    assert service.get(p["op"], dup.number)[0].state == CaseState.MERGED.value

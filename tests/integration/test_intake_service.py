@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -280,7 +280,7 @@ def test_an_unsure_classification_waits_with_three_suggestions(app: Container, t
     held = app.intake.submit(who(app, "grider"), grid_report(category_code=None, description="路灯不亮")).report
     assert (held.state, held.last_error, held.category_code) == ("needs_review", "intake.needs_category", None)
     suggestions = (held.last_error_params or {})["suggestions"]
-    assert [s["code"] for s in suggestions][0] == "0603" and len(suggestions) == 3
+    assert suggestions[0]["code"] == "0603" and len(suggestions) == 3
     assert suggestions[0]["name"] == "路灯不亮" and suggestions[0]["class_name"]
     assert app.intake.resolve(who(app, "oper"), held.token, category_code="0603").state == "opened"
 

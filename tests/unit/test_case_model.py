@@ -160,7 +160,10 @@ def test_merge_needs_an_open_main_case_and_is_undoable() -> None:
         step(case, Action.MERGE)
     merged, _ = step(case, Action.MERGE, guards=Guards(merge_target_open=True))
     assert merged.state == CaseState.MERGED and merged.merged_into == "QY-20261123-000001"
-    back, _ = step(merged, Action.UNMERGE)
+    with pytest.raises(InvalidTransition) as closed:  # undoable only while the main case is open
+        step(merged, Action.UNMERGE)
+    assert closed.value.code == "cases.main_case_closed"
+    back, _ = step(merged, Action.UNMERGE, guards=Guards(main_case_open=True))
     assert back.state == CaseState.REGISTERED and back.merged_into is None
 
 
@@ -204,7 +207,7 @@ def test_random_sequences_stay_in_the_table_and_replay_to_the_current_case(
         request = Request(action, note="原因" if with_note else "",
                           data={**DATA.get(action, {}), "rating": rating.value})
         try:
-            entry = decide(case, request, actor, T0 + timedelta(minutes=len(entries)), Guards(guard, guard))
+            entry = decide(case, request, actor, T0 + timedelta(minutes=len(entries)), Guards(guard, guard, guard))
         except DomainError:
             continue  # a refused request leaves the case exactly as it was
         rule = ALLOWED[action]
