@@ -35,6 +35,8 @@ from chengyun.shared.clock import Clock, SystemClock
 from chengyun.shared.privacy import PersonalDataVault
 from chengyun.triage.artefacts import ModelStore
 from chengyun.triage.service import TriageService
+from chengyun.triage.units_history import HistoryCache
+from chengyun.triage.units_service import UnitAdvisor
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Container:
     webhooks: WebhookService
     patrol: PatrolService
     triage: TriageService
+    unit_advisor: UnitAdvisor
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -152,4 +155,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         webhooks=WebhookService(sessions, clock, vault, audit, timezone=settings.timezone),
         patrol=PatrolService(sessions, clock, areas),
         triage=triage,
+        unit_advisor=UnitAdvisor(cases, categories, duty, areas, HistoryCache(engine, clock.now)),
     )

@@ -18,6 +18,8 @@ from chengyun.cases.service import actor_of
 from chengyun.cases.tables import CaseRow
 from chengyun.errors import DomainError, Invalid, NotFound
 from chengyun.i18n import labelled, translate
+from chengyun.triage.api import unit_json
+from chengyun.triage.units_service import ADVISED
 from chengyun.web.deps import AppContainer, CurrentPrincipal, get_locale
 from chengyun.web.templating import render
 
@@ -145,11 +147,23 @@ def _forms(row: CaseRow, principal: Principal) -> list[dict[str, Any]]:
 def _case_page(request: Request, principal: Principal, container: Container, number: str,
                error: str | None = None, status_code: int = 200, failed: str | None = None) -> Response:
     row, steps = container.cases.get(principal, number)
-    context = {"case": row, "steps": steps, "forms": _forms(row, principal), "names": Names(container, principal),
+    forms = _forms(row, principal)
+    context = {"case": row, "steps": steps, "forms": forms, "names": Names(container, principal),
+               "unit_suggestions": _unit_suggestions(request, container, principal, number, forms),
                "merged": container.cases.merged_into(principal, number),
                "ratings": [r.value for r in Rating], "error": error, "failed_action": failed,
                "overdue": is_overdue(row, container.clock.now())}
     return render(request, "cases_detail.html", context, status_code=status_code)
+
+
+def _unit_suggestions(request: Request, container: Container, principal: Principal, number: str,
+                      forms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who could lead the case, shown where the viewer can dispatch it (the duty list first, then history)."""
+    if principal.role not in ADVISED or not {"dispatch", "redispatch"} & {f["action"] for f in forms}:
+        return []
+    suggestions, _ = container.unit_advisor.suggest(principal, number)
+    names = {u["code"]: u["name"] for u in container.org.units(principal)}
+    return [unit_json(s, names, get_locale(request)) for s in suggestions]
 
 
 @router.get("/cases/{number}", response_class=HTMLResponse)

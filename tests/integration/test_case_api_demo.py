@@ -122,3 +122,26 @@ def test_bad_requests_get_precise_errors(demo_client: tuple[TestClient, dict[str
     no_csrf = client.post("/api/cases", json={
         "source": "citizen", "category_code": "0101", "description": "x", "lon": 104.2, "lat": 30.8})
     assert no_csrf.status_code == 403
+
+
+def test_unit_suggestions_put_the_duty_list_first_and_are_for_dispatchers(
+    demo_client: tuple[TestClient, dict[str, str], Container],
+) -> None:
+    client, passwords, _ = demo_client
+    csrf = _sign_in(client, passwords, "operator")
+    lon, lat = _yihu_point(client)
+    number = client.post("/api/cases", headers=csrf, json={
+        "source": "citizen", "category_code": "1101", "description": "楼上住户深夜噪音，多次沟通无果",
+        "lon": lon, "lat": lat}).json()["number"]
+    answer = client.get(f"/api/cases/{number}/unit-suggestions")
+    assert answer.status_code == 200, answer.text
+    first = answer.json()["suggestions"][0]
+    assert (first["unit"], first["reason"], first["reason_label"]) == ("cc-510113002001", "duty_list", "权责清单")
+    assert first["unit_name"] != first["unit"] and first["explanation"]["text"]
+    assert len(answer.json()["suggestions"]) <= 3 and answer.json()["history"]["cases"] >= 0
+    assert client.get(f"/api/cases/{number}/unit-suggestions?k=0").status_code == 422
+    assert client.get("/api/cases/QY-NOPE/unit-suggestions").status_code == 404
+    handler = TestClient(client.app)
+    _sign_in(handler, passwords, "handler")
+    refused = handler.get(f"/api/cases/{number}/unit-suggestions")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "triage.units.not_allowed"

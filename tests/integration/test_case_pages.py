@@ -87,6 +87,9 @@ def test_queue_and_case_page_show_labels_masked_phone_and_the_operators_forms(de
     assert {"redispatch", "urge", "suspend", "claim"} <= forms
     assert not {"return", "submit_result", "close"} & forms  # the table gives these to units / later states
     assert not {"approve_extension", "deny_extension"} & forms  # no extension is pending
+    advice = page.text.split('data-testid="unit-suggestions">')[1].split("</div>")[0]  # redispatch is offered
+    assert "建议主办单位" in advice and '<li data-unit="cc-510113002001">' in advice and "权责清单" in advice
+    assert 'list="suggested-units"' in page.text.split('data-action="redispatch"')[1].split("</form>")[0]
     suspend = page.text.split('data-action="suspend"')[1].split("</form>")[0]
     assert "required" in suspend and 'name="version" value="3"' in suspend
     english = client.get(f"/cases/{number}?lang=en", headers=HTML).text
