@@ -209,10 +209,15 @@ class IntakeService:
             "submitted_by": principal.user_id or None, "idempotency_key": key,
             "external_system": report.external_system, "external_id": report.external_id,
             "dedup_key": report.dedup_key, "category_code": report.category_code,
+            "reporter_hash": self._reporter_hash(report),
             "description": report.description, "address": report.address, "lon": lon, "lat": lat,
             "payload": self._payload(principal, report), "state": ReportState.RECEIVED.value, "attempts": 0,
             "next_attempt_at": now, "received_at": now,
         }
+
+    def _reporter_hash(self, report: Report) -> str | None:
+        """The keyed hash that matches one person's reports across channels (same as the case's)."""
+        return self.vault.match_hash(normalise_phone(report.reporter_phone)) if report.reporter_phone else None
 
     def _payload(self, principal: Principal, report: Report) -> dict[str, Any]:
         """What the case needs later; personal data only encrypted, hashed or masked."""

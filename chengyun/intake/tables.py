@@ -25,6 +25,7 @@ class ReportRow(Base):
         Index("ix_reports_pending", "state", "next_attempt_at"),
         Index("ix_reports_dedup", "dedup_key", "received_at"),
         Index("ix_reports_external", "external_system", "external_id", unique=True),  # one report per upstream id
+        Index("ix_reports_reporter", "reporter_hash", "received_at"),  # one person's reports (一人多诉)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -36,6 +37,7 @@ class ReportRow(Base):
     external_system: Mapped[str | None] = mapped_column(String(40))
     external_id: Mapped[str | None] = mapped_column(String(80))
     dedup_key: Mapped[str | None] = mapped_column(String(160))
+    reporter_hash: Mapped[str | None] = mapped_column(String(64))  # keyed hash of the phone, never the phone
     category_code: Mapped[str | None] = mapped_column(String(20))
     description: Mapped[str] = mapped_column(Text)
     address: Mapped[str] = mapped_column(String(300), default="")

@@ -71,6 +71,7 @@ def test_a_report_becomes_a_case_in_one_step_and_stays_linked(app: Container) ->
     with app.sessions() as session:
         stored = session.get(ReportRow, row.id)
         assert stored is not None and "13800138000" not in str(stored.payload)  # only encrypted and masked
+        assert stored.reporter_hash == case.reporter_phone_hash and len(stored.reporter_hash or "") == 64
 
 
 def test_the_same_idempotency_key_never_makes_a_second_report_or_case(app: Container) -> None:
