@@ -53,6 +53,7 @@ class ReportBody(BaseModel):
     reporter_phone: str | None = Field(None, max_length=40)
     attachments: list[str] = Field(default_factory=list, max_length=9)
     handle_self: bool = False  # a grid worker handles it on the spot (自办自结), where the category allows it
+    follow_case: str | None = Field(None, max_length=32)  # join this open case instead of opening another
 
 
 def report_json(row: ReportRow, locale: str, outcome: str | None = None) -> dict[str, Any]:
@@ -101,6 +102,7 @@ def submit_report(body: ReportBody, principal: CurrentPrincipal, container: AppC
         crs=parse_coord_system(body.crs), address=body.address, urgency=body.urgency,
         reporter_name=body.reporter_name, reporter_phone=body.reporter_phone, attachments=tuple(body.attachments),
         idempotency_key=idempotency_key, handle_self=body.handle_self and channel is Channel.GRID,
+        follow_case=body.follow_case or None,
     )
     check_attachment_ids(container.attachments, report.attachments)
     submitted = container.intake.submit(principal, report)

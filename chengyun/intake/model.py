@@ -69,6 +69,7 @@ class ReportState(StrEnum):
     OPENED = "opened"  # a case was opened for it (or it joined the case its external id names)
     NEEDS_REVIEW = "needs_review"  # an operator must place or classify it
     SUPPRESSED = "suppressed"  # a repeat within a camera's cool-down: kept, counted, linked, not a new case
+    JOINED = "joined"  # the reporter chose to follow an open case about the same problem: linked, no new case
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class Report:
     cooldown_s: int = 0
     occurred_at: datetime | None = None
     handle_self: bool = False  # a grid worker handles it on the spot (自办自结)
+    follow_case: str | None = None  # the number of an open case about the same problem, to join instead
 
     @property
     def has_point(self) -> bool:

@@ -82,6 +82,7 @@ class PublicReport(BaseModel):
     address: str = Field("", max_length=600)
     reporter_phone: str | None = Field(None, max_length=40)
     attachments: list[str] = Field(default_factory=list, max_length=9)
+    follow_case: str | None = Field(None, max_length=32)  # join this open case instead of opening another
 
 
 @router.get("/area", summary="The street anonymous reports go to, with its communities as GeoJSON (WGS84)")
@@ -112,7 +113,7 @@ async def public_report(request: Request, _: Limited, container: AppContainer, l
     report = Report(channel=Channel.RESIDENT, source=Source.CITIZEN, description=body.description,
                     category_code=body.category_code or None, lon=body.lon, lat=body.lat, address=body.address,
                     reporter_phone=body.reporter_phone or None, attachments=tuple(body.attachments),
-                    idempotency_key=idempotency_key)
+                    idempotency_key=idempotency_key, follow_case=body.follow_case or None)
     check_attachment_ids(container.attachments, report.attachments)
     submitted = await run_in_threadpool(container.intake.submit, principal, report)
     answer = _public_answer(report_json(submitted.report, locale, submitted.outcome))

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from chengyun.areas.service import AreaService
 from chengyun.audit import record
 from chengyun.auth.model import Principal, Role
-from chengyun.cases.model import Source
+from chengyun.cases import repository as cases_repo
+from chengyun.cases.model import OPEN_STATES, Source
 from chengyun.cases.service import CaseService, NewCase
 from chengyun.categories.model import Catalogue
 from chengyun.errors import DomainError, Forbidden, Invalid, NotFound
@@ -41,6 +42,7 @@ log = logging.getLogger("chengyun.intake")
 INTAKE = Principal(0, "intake", "受理", Role.OPERATOR, "", "/")
 """Who opens the case of a stored report: the system itself (the submitter's scope was checked at submit)."""
 REVIEWERS = frozenset({Role.ADMIN, Role.OPERATOR})
+OPEN_STATE_VALUES = frozenset(s.value for s in OPEN_STATES)
 
 
 class Geocoder(Protocol):
@@ -106,10 +108,9 @@ class IntakeService:
         values = self._values(principal, report, key, lon, lat, self.clock.now())
         if lon is not None and lat is not None and not report.address and self.geocoder is not None:
             values["address"] = self.geocoder.describe(lon, lat)[:300]  # a GPS report gets a readable address
-        if suppress is not None:
-            values.update(state=ReportState.SUPPRESSED.value, last_error=suppress, processed_at=values["received_at"])
-        direct = bool(process and suppress is None and lon is not None and report.category_code
-                      and not (report.dedup_key and report.cooldown_s))
+        values.update(self._settled(report, suppress, values["received_at"]))
+        direct = bool(process and suppress is None and not report.follow_case and lon is not None
+                      and report.category_code and not (report.dedup_key and report.cooldown_s))
         try:
             submitted = self._store(principal, report, key, values, open_case=direct)
         except IntegrityError:  # the same key or external id stored concurrently: answer with that one
@@ -161,6 +162,23 @@ class IntakeService:
             external_system=report.external_system, external_id=report.external_id,
             attachments=report.attachments,
         )
+
+    def _settled(self, report: Report, suppress: str | None, now: datetime) -> dict[str, Any]:
+        """The fields of a report that is settled on arrival: suppressed by a cool-down, or joining a case."""
+        if suppress is not None:
+            return {"state": ReportState.SUPPRESSED.value, "last_error": suppress, "processed_at": now}
+        return self._joined(report.follow_case, now) if report.follow_case else {}
+
+    def _joined(self, number: str, now: datetime) -> dict[str, Any]:
+        """The report joins an open case (the reporter follows it instead of opening another); else a clear error."""
+        with self._engine.connect() as conn:
+            case = cases_repo.by_number(conn, number)
+        if case is None:
+            raise NotFound("intake.follow_case_not_found", case=number)
+        if case.state not in OPEN_STATE_VALUES:
+            raise Invalid("intake.follow_case_closed", case=number, state=case.state)
+        return {"state": ReportState.JOINED.value, "case_id": case.id, "case_number": case.number,
+                "category_code": case.category_code, "processed_at": now}
 
     def _checked_point(self, principal: Principal, report: Report) -> tuple[float | None, float | None]:
         """The WGS84 point, refused when outside the jurisdiction or the caller's scope."""

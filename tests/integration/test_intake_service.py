@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from chengyun.areas.tables import BuildingRow, CompoundRow
 from chengyun.auth.model import Principal, Role
 from chengyun.bootstrap import Container, bootstrap
-from chengyun.cases.model import Source
+from chengyun.cases.model import Action, Source
+from chengyun.cases.model import Request as StepRequest
 from chengyun.cases.tables import CaseRow
 from chengyun.config import Settings
 from chengyun.errors import Forbidden, Invalid, NotFound
@@ -292,3 +293,22 @@ def test_a_model_of_classes_only_files_nothing_by_itself(app: Container, tmp_pat
     held = app.intake.submit(who(app, "grider"), grid_report(category_code=None)).report
     assert (held.state, held.last_error) == ("needs_review", "intake.needs_category")
     assert (held.last_error_params or {})["suggestions"] == []  # a class is no category for a case
+
+
+def test_a_reporter_may_follow_an_open_case_instead_of_opening_another(app: Container) -> None:
+    first = app.intake.submit(who(app, "grider"), grid_report()).report
+    number = first.case_number or ""
+    joined = app.intake.submit(who(app, "grider"), grid_report(category_code=None, follow_case=number,
+                                                               idempotency_key="follow-1"))
+    again = app.intake.submit(who(app, "grider"), grid_report(category_code=None, follow_case=number,
+                                                              idempotency_key="follow-1"))
+    assert (joined.outcome, joined.report.state, joined.report.case_number) == ("created", "joined", number)
+    assert (again.outcome, again.report.token) == ("duplicate", joined.report.token)
+    assert joined.report.category_code == "0101" and count(app, CaseRow) == 1 and count(app, ReportRow) == 2
+    with pytest.raises(NotFound) as missing:
+        app.intake.submit(who(app, "grider"), grid_report(follow_case="QY-20260101-999999"))
+    assert missing.value.code == "intake.follow_case_not_found"
+    app.cases.act(who(app, "oper"), number, StepRequest(Action.REJECT, note="不属实"))
+    with pytest.raises(Invalid) as closed:
+        app.intake.submit(who(app, "grider"), grid_report(follow_case=number))
+    assert closed.value.code == "intake.follow_case_closed" and count(app, ReportRow) == 2
