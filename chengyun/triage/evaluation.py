@@ -89,3 +89,37 @@ def cross_validate(texts: Sequence[str], labels: Sequence[str], params: Params |
         parts.append((float(f1_score(truth[test_idx], guess, average="macro", zero_division=0)),
                       float(accuracy_score(truth[test_idx], guess))))
     return score(list(truth), [str(p) for p in predicted], sorted(set(labels)), parts)
+
+
+@dataclass(frozen=True)
+class TopK:
+    """How often the true label is the first suggestion, and how often it is among the first `k`."""
+
+    k: int
+    top1: float
+    topk: float
+    rows: int
+
+
+def top_k_accuracy(truth: Sequence[str], suggested: Sequence[Sequence[str]], k: int = 3) -> TopK:
+    """Top-1 and top-k accuracy of ranked suggestions (best first) against the true labels."""
+    if not truth:
+        raise Invalid("triage.empty_data")
+    top1 = sum(bool(s) and s[0] == t for t, s in zip(truth, suggested, strict=True)) / len(truth)
+    topk = sum(t in list(s)[:k] for t, s in zip(truth, suggested, strict=True)) / len(truth)
+    return TopK(k, top1, topk, len(truth))
+
+
+def cross_validate_top_k(texts: Sequence[str], labels: Sequence[str], params: Params | None = None, *,
+                         folds: int = 5, seed: int = 0, k: int = 3) -> TopK:
+    """Stratified k-fold CV of the suggestions: is the true label first, is it among the first `k`."""
+    check_training_set(texts, labels)
+    truth: list[str] = []
+    suggested: list[list[str]] = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_idx, test_idx in splitter.split(np.zeros(len(labels)), np.asarray(labels)):
+        model = train([texts[i] for i in train_idx], [labels[i] for i in train_idx], params)
+        for result in model.classify_many([texts[i] for i in test_idx]):
+            suggested.append([s.label for s in result.suggestions])
+        truth.extend(labels[i] for i in test_idx)
+    return top_k_accuracy(truth, suggested, k)

@@ -9,14 +9,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from chengyun.errors import Invalid
-from chengyun.triage.features import Vectoriser, fit_vectoriser
+from chengyun.triage.explain import FloatArray, Weights, explain
+from chengyun.triage.features import Rows, Vectoriser, fit_vectoriser
 
 TOP_K = 3
 
@@ -74,41 +77,47 @@ class TriageModel:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The best label of each text."""
-        proba = self._proba(texts)
+        proba = self.probabilities(self.vectoriser.rows(texts))
         return [self.labels[i] for i in np.argmax(proba, axis=1)]
 
     def classify_many(self, texts: Sequence[str], min_confidence: float = 0.0) -> list[Classification]:
         """Classify texts in one batch; below `min_confidence` the result asks for an operator."""
-        matrix = self.vectoriser.transform(texts)
-        proba = np.asarray(self.classifier.predict_proba(matrix), dtype=np.float64)
-        return [self._one(matrix.getrow(i), proba[i], min_confidence) for i in range(len(texts))]
+        rows = self.vectoriser.rows(texts)
+        proba = self.probabilities(rows)
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :TOP_K]
+        chosen = np.take_along_axis(proba, order, axis=1).tolist()
+        terms = explain(rows, order, self._weights, self.vectoriser, self.params.top_terms)
+        out = []
+        for labels, probabilities, words in zip(order.tolist(), chosen, terms, strict=True):
+            suggestions = tuple(Suggestion(self.labels[k], p, w) for k, p, w in zip(labels, probabilities, words,
+                                                                                   strict=True))
+            out.append(Classification(suggestions[0].label, suggestions[0].probability, suggestions,
+                                      suggestions[0].probability < min_confidence))
+        return out
 
     def classify(self, text: str, min_confidence: float = 0.0) -> Classification:
         """Classify one text."""
         return self.classify_many([text], min_confidence)[0]
 
-    def _proba(self, texts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float64]]:
-        return np.asarray(self.classifier.predict_proba(self.vectoriser.transform(texts)), dtype=np.float64)
+    def probabilities(self, rows: Rows) -> FloatArray:
+        """Each row's probability per label, as the classifier's `predict_proba` computes them (without its checks)."""
+        weights = self._weights
+        scores: FloatArray = np.asarray(rows.matrix() @ weights.by_column) + weights.intercept
+        if len(self.labels) == 2:
+            positive = expit(scores[:, 0])
+            return np.stack([1 - positive, positive], axis=1)
+        scores -= np.max(scores, axis=1).reshape((-1, 1))
+        np.exp(scores, out=scores)
+        scores /= np.sum(scores, axis=1).reshape((-1, 1))
+        return scores
 
-    def _one(self, row: Any, proba: np.ndarray[Any, np.dtype[np.float64]], min_confidence: float) -> Classification:
-        order = np.argsort(-proba, kind="stable")[:TOP_K]
-        suggestions = tuple(Suggestion(self.labels[k], float(proba[k]), self._terms(row, int(k))) for k in order)
-        best = suggestions[0]
-        return Classification(best.label, best.probability, suggestions, best.probability < min_confidence)
+    @cached_property
+    def _weights(self) -> Weights:
+        return Weights.of(self.classifier)
 
-    def _terms(self, row: Any, k: int) -> tuple[str, ...]:
-        """The text's n-grams with the largest positive contribution (weight × value) to label k."""
-        coef = np.asarray(self.classifier.coef_, dtype=np.float64)
-        weights = (coef[0] if k == 1 else -coef[0]) if coef.shape[0] == 1 else coef[k]
-        contribution = row.data * weights[row.indices]
-        terms: list[str] = []
-        for j in np.argsort(-contribution, kind="stable"):
-            if contribution[j] <= 0 or len(terms) >= self.params.top_terms:
-                break
-            term = self.vectoriser.term(int(row.indices[j]))
-            if any(ch.isalnum() for ch in term):  # punctuation explains nothing to an operator
-                terms.append(term)
-        return tuple(terms)
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the fitted fields only; the caches are rebuilt on first use."""
+        return {name: self.__dict__[name] for name in self.__dataclass_fields__}
 
 
 def check_training_set(texts: Sequence[str], labels: Sequence[str]) -> None:

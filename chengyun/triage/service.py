@@ -23,7 +23,7 @@ DEMO_NAME = "demo"
 
 
 def demo_examples() -> tuple[list[str], list[str]]:
-    """The shipped example texts, labelled with the default catalogue's class codes (01–13)."""
+    """The shipped example texts, labelled with the default catalogue's active item codes (five or more each)."""
     text = resources.files("chengyun.triage").joinpath("data/examples.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines()))
     return [r["text"] for r in rows], [r["code"] for r in rows]

@@ -138,12 +138,14 @@ def test_ai_alerts_keep_everything_but_open_one_case_per_camera_cool_down(site: 
 
 
 def test_the_review_queue_over_http(site: Any) -> None:
-    client, tokens, _ = site
+    client, tokens, c = site
+    c.triage.min_confidence = 1.0  # no classification is that sure: an operator decides
     held = client.post("/api/reports", json={"description": "这里有问题", "lon": YIHU[0], "lat": YIHU[1]},
                        headers=auth(tokens["resi"])).json()
     queue = client.get("/api/reports/review", headers=auth(tokens["oper"])).json()
     assert [item["token"] for item in queue["items"]] == [held["token"]]
-    assert queue["items"][0]["problem"]["message"] == "尚未分类，请值班员选择事件类别。"
+    assert queue["items"][0]["problem"]["message"].startswith("尚未分类（智能分类没有足够把握）")
+    assert len(queue["items"][0]["problem"]["params"]["suggestions"]) == 3
     done = client.post(f"/api/reports/{held['token']}/resolve", json={"category_code": "0101"},
                        headers=auth(tokens["oper"]))
     assert done.status_code == 200 and done.json()["state"] == "opened"
@@ -214,6 +216,7 @@ def test_malformed_bodies_and_files_on_the_machine_endpoints(site: Any) -> None:
 
 def test_the_operators_inbox_page_classifies_and_places_in_one_click(site: Any) -> None:
     client, tokens, c = site
+    c.triage.min_confidence = 1.0
     c.auth.set_password("oper", "correct-horse-battery")
     unclassified = client.post("/api/reports", json={"description": "楼道灯坏了", "lon": YIHU[0], "lat": YIHU[1]},
                                headers=auth(tokens["grider"])).json()
@@ -222,7 +225,8 @@ def test_the_operators_inbox_page_classifies_and_places_in_one_click(site: Any) 
     csrf = login.json()["csrf_token"]
     page = browser.get("/reports/review", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "待处理上报" in page.text and unclassified["token"] in page.text
-    assert "尚未分类，请值班员选择事件类别。" in page.text
+    assert "尚未分类（智能分类没有足够把握）" in page.text and "智能分类建议" in page.text
+    assert page.text.count('data-testid="intake-suggestion"') == 3
     refused = browser.post(f"/reports/review/{unclassified['token']}", data={"csrf_token": csrf,
                                                                                "category_code": "9999"})
     assert refused.status_code == 422 and "未知或已停用的事件类别：9999" in refused.text

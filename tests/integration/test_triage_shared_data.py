@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chengyun.triage.dataset import read_labelled
-from chengyun.triage.evaluation import cross_validate
+from chengyun.triage.evaluation import cross_validate, score
+from chengyun.triage.model import train
+from tests.unit.test_triage import reference_terms
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 if not DATA.is_dir():
@@ -27,3 +30,20 @@ def test_five_fold_macro_f1_on_real_messages() -> None:
     assert len(texts) == 2763 and len(result.labels) == 7
     assert result.macro_f1_mean > MEASURED_MACRO_F1 - 0.02
     assert result.accuracy > 0.88
+
+
+def test_held_out_split_and_the_fast_path_agree_with_scikit_learn() -> None:
+    data = FILE.read_bytes()
+    texts, labels = read_labelled(data, FILE.name, "text", "一级标签")
+    _, splits = read_labelled(data, FILE.name, "text", "orig_split")
+    dev = [i for i, s in enumerate(splits) if s == "dev"]
+    test = [texts[i] for i, s in enumerate(splits) if s == "test"]
+    model = train([texts[i] for i in dev], [labels[i] for i in dev])
+    results = model.classify_many(test)
+    held = score([labels[i] for i, s in enumerate(splits) if s == "test"], [r.label for r in results])
+    assert held.macro_f1 > 0.889 - 0.02  # bench/bench_triage.py: 0.889
+    expected = model.classifier.predict_proba(model.vectoriser.transform(test))
+    assert np.abs(model.probabilities(model.vectoriser.rows(test)) - expected).max() < 1e-9
+    for text, result in list(zip(test, results, strict=True))[:100]:
+        assert result == model.classify(text)
+        assert all(s.terms == reference_terms(model, text, s.label) for s in result.suggestions)
