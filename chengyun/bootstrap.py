@@ -34,6 +34,7 @@ from chengyun.routing.service import DutyService
 from chengyun.shared.clock import Clock, SystemClock
 from chengyun.shared.privacy import PersonalDataVault
 from chengyun.triage.artefacts import ModelStore
+from chengyun.triage.duplicates_service import DuplicateFinder
 from chengyun.triage.service import TriageService
 from chengyun.triage.units_history import HistoryCache
 from chengyun.triage.units_service import UnitAdvisor
@@ -63,6 +64,7 @@ class Container:
     patrol: PatrolService
     triage: TriageService
     unit_advisor: UnitAdvisor
+    duplicates: DuplicateFinder
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -156,4 +158,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         patrol=PatrolService(sessions, clock, areas),
         triage=triage,
         unit_advisor=UnitAdvisor(cases, categories, duty, areas, HistoryCache(engine, clock.now)),
+        duplicates=DuplicateFinder(engine, clock.now),
     )

@@ -32,7 +32,8 @@ TASKS_SHOWN = 30
 JS_MESSAGES = ("sending", "queued", "retrying", "sent", "failed", "offline", "gps_wait", "gps_failed", "gps_denied",
                "accuracy", "uploading", "uploaded", "photo_failed", "need_location", "need_description",
                "case_number", "waiting", "track", "checked_in", "self_handled", "self_handle_refused", "done",
-               "pick_on_map", "picked", "pending_count", "rated", "outside")
+               "pick_on_map", "picked", "pending_count", "rated", "outside", "nearby_heading", "nearby_distance",
+               "nearby_follow", "nearby_following")
 
 
 def messages(locale: str) -> dict[str, str]:

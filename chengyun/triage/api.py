@@ -1,4 +1,4 @@
-"""JSON endpoints of triage: the suggested handling units of a case."""
+"""JSON endpoints of triage: possible duplicates of a report being typed, the suggested handling units of a case."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from chengyun.errors import Invalid
 from chengyun.i18n import translate
 from chengyun.routing.explain import render
 from chengyun.routing.model import Reason
@@ -13,6 +14,41 @@ from chengyun.triage.units import UnitSuggestion
 from chengyun.web.deps import AppContainer, CurrentPrincipal, get_locale
 
 router = APIRouter(tags=["triage"])
+Text = Annotated[str, Query(max_length=2000)]
+
+
+def _similar(container: Any, locale: str, text: str, lon: float | None, lat: float | None, category_code: str,
+             address: str, public: bool) -> dict[str, Any]:
+    """Open cases that look like the same problem; the public sees the category, staff the title."""
+    if (lon is None) != (lat is None):
+        raise Invalid("intake.half_point")
+    catalogue = container.categories.catalogue()
+    found = container.duplicates.similar_open_cases(text, lon, lat, category=category_code, address=address)
+    items = []
+    for c in found:
+        category = catalogue.find(c.category_code)
+        name = category.name if category else c.category_code
+        items.append({"case_number": c.number, "title": name if public else c.title, "category_name": name,
+                      "state": c.state, "state_label": translate(f"cases.state.{c.state}", locale),
+                      "similarity": round(c.similarity, 3),
+                      "distance_m": round(c.metres) if c.metres is not None else None,
+                      "hours_ago": round(c.hours, 1)})
+    return {"items": items}
+
+
+@router.get("/api/reports/similar", summary="Possibly already reported nearby: open cases like this text, near this "
+            "point (WGS84) and recent; the reporter may follow one instead of filing another")
+def similar_for_staff(request: Request, principal: CurrentPrincipal, container: AppContainer, text: Text = "",
+                      lon: float | None = None, lat: float | None = None, category_code: Text = "",
+                      address: Text = "") -> dict[str, Any]:
+    return _similar(container, get_locale(request), text, lon, lat, category_code, address, public=False)
+
+
+@router.get("/api/public/reports/similar", summary="Possibly already reported nearby, for residents (no sign-in; "
+            "cases are shown by category, state and distance only)")
+def similar_for_public(request: Request, container: AppContainer, text: Text = "", lon: float | None = None,
+                       lat: float | None = None, category_code: Text = "", address: Text = "") -> dict[str, Any]:
+    return _similar(container, get_locale(request), text, lon, lat, category_code, address, public=True)
 
 
 @router.get("/api/cases/{number}/unit-suggestions",

@@ -61,9 +61,10 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # the busiest machine paths first: a request is matched against the routes in this order
-    routers = (open311_api, intake_api, cases_api, auth_api, areas_api, org_api, audit_api, categories_api, kpi_api,
-               attachments_api, duty_api, webhooks_api, auth_pages, areas_pages, cases_pages, review_pages,
-               kpi_pages, home, public_intake_api, places_api, patrol_api, phone_pages, triage_api)
+    # (triage before intake: its /api/reports/similar must not be read as a report token)
+    routers = (open311_api, triage_api, intake_api, cases_api, auth_api, areas_api, org_api, audit_api,
+               categories_api, kpi_api, attachments_api, duty_api, webhooks_api, auth_pages, areas_pages,
+               cases_pages, review_pages, kpi_pages, home, public_intake_api, places_api, patrol_api, phone_pages)
     for module in routers:
         app.include_router(module.router)
     _add_docs_and_health(app, container)

@@ -230,3 +230,25 @@ def test_a_case_is_tracked_by_its_number_and_the_last_four_digits_of_the_phone(s
     page = client.get("/report/track", params={"number": number, "phone4": "5678"})
     assert page.status_code == 200 and number in page.text
     assert "手机号后四位" in client.get("/report/track").text
+
+
+def test_possibly_already_reported_nearby_and_following_the_case_instead(site: Any) -> None:
+    client, tokens, c = site
+    number = report(client, GOOD).json()["case_number"]
+    near = {"text": "路边有暴露垃圾，一直没人清理", "lon": YIHU[0] + 0.0003, "lat": YIHU[1]}
+    found = client.get("/api/public/reports/similar", params=near).json()["items"]
+    assert [i["case_number"] for i in found] == [number]
+    assert found[0]["title"] == "暴露垃圾" and found[0]["state_label"] and 20 < found[0]["distance_m"] < 40
+    staff = client.get("/api/reports/similar", params=near, headers=auth(tokens["grider"])).json()["items"]
+    assert staff[0]["title"] == "路边暴露垃圾，没人清理"  # staff see the case's own words
+    far = client.get("/api/public/reports/similar", params={**near, "lon": YIHU[0] + 0.02}).json()["items"]
+    other = client.get("/api/public/reports/similar", params={**near, "text": "路灯晚上不亮"}).json()["items"]
+    assert far == [] and other == []
+    half = client.get("/api/public/reports/similar", params={"text": "暴露垃圾", "lon": YIHU[0]})
+    assert half.status_code == 422 and half.json()["error"]["code"] == "intake.half_point"
+    assert client.get("/api/reports/similar", params=near).status_code == 401
+    joined = report(client, {**GOOD, "category_code": None, "follow_case": number}).json()
+    assert (joined["state"], joined["case_number"]) == ("joined", number)
+    c.cases.act(c.auth.principal("oper"), number, Request(Action.REJECT, note="不属实"))
+    after_reject = client.get("/api/public/reports/similar", params=near).json()["items"]
+    assert after_reject == []  # a finished case is not offered

@@ -98,10 +98,14 @@
       done: reportDone,
       failed: function (item, message) { P.show($("report-status"), message, "error"); }
     });
-    var timer = null;
+    var timer = null, nearby = new P.Nearby($("nearby"), "/api/reports/similar");
+    function checkNearby() {
+      nearby.check({ text: form.description.value, lon: fix ? fix.lon : null, lat: fix ? fix.lat : null,
+                     category_code: form.category_code.value });
+    }
     form.querySelector("[name=description]").addEventListener("input", function (e) {
       clearTimeout(timer);
-      timer = setTimeout(function () { suggestions(e.target.value); }, 400);
+      timer = setTimeout(function () { suggestions(e.target.value); checkNearby(); }, 400);
     });
     $("category").addEventListener("change", selfHandleRow);
     $("gps-button").addEventListener("click", function () { locate(); });
@@ -113,9 +117,10 @@
       if (photos.busy) { P.show($("report-status"), t("uploading"), "warn"); return; }
       outbox.add("/api/reports", {
         description: description, category_code: form.category_code.value || null, lon: fix.lon, lat: fix.lat,
-        crs: "wgs84", attachments: photos.ids(), handle_self: form.handle_self.checked
+        crs: "wgs84", attachments: photos.ids(), handle_self: form.handle_self.checked,
+        follow_case: nearby.chosen
       }, { label: description.slice(0, 16) });
-      form.reset(); photos.clear($("thumbs")); $("suggestions").innerHTML = ""; selfHandleRow();
+      form.reset(); photos.clear($("thumbs")); $("suggestions").innerHTML = ""; selfHandleRow(); nearby.clear();
     });
     pendingList(outbox.items());
     outbox.resume();  // reports left unsent by a reload or a lost connection go out again, same key

@@ -168,6 +168,50 @@
     setTimeout(function () { self.attempt(item.key); }, delay);
   };
 
+  // "Possibly already reported nearby": open cases like the one being typed; the reporter may follow one instead
+  // of filing another (the choice goes with the report as follow_case).
+  function Nearby(box, url) { this.box = box; this.url = url; this.chosen = null; this.asked = 0; }
+  Nearby.prototype.check = function (params) {
+    var self = this, asked = ++this.asked;
+    if (!params.text || !params.text.trim()) { self.render([]); return; }
+    var query = Object.keys(params).filter(function (k) { return params[k] !== null && params[k] !== ""; })
+      .map(function (k) { return k + "=" + encodeURIComponent(params[k]); }).join("&");
+    request(self.url + "?" + query, { headers: { Accept: "application/json" } }).then(function (res) {
+      if (asked === self.asked) { self.render(res.status === 200 ? (res.body.items || []) : []); }
+    }, function () { if (asked === self.asked) { self.render([]); } });
+  };
+  Nearby.prototype.render = function (items) {
+    var self = this, box = this.box;
+    if (!box) { return; }
+    if (!items.some(function (i) { return i.case_number === self.chosen; })) { self.chosen = null; }
+    box.innerHTML = "";
+    box.hidden = !items.length;
+    if (!items.length) { return; }
+    var head = document.createElement("p");
+    head.className = "phone-nearby-head"; head.textContent = t("nearby_heading");
+    box.appendChild(head);
+    items.forEach(function (item) {
+      var row = document.createElement("div"), text = document.createElement("span");
+      var button = document.createElement("button");
+      row.className = "phone-nearby-item"; row.dataset.case = item.case_number;
+      text.textContent = item.title + " · " + item.state_label + (item.distance_m !== null
+        ? " · " + t("nearby_distance", { m: Math.round(item.distance_m) }) : "");
+      button.type = "button"; button.className = "phone-chip"; button.setAttribute("data-testid", "follow-case");
+      function label() {
+        button.textContent = self.chosen === item.case_number ? t("nearby_following") : t("nearby_follow");
+        button.classList.toggle("on", self.chosen === item.case_number);
+      }
+      button.addEventListener("click", function () {
+        self.chosen = self.chosen === item.case_number ? null : item.case_number;
+        Array.prototype.forEach.call(box.querySelectorAll("button"), function (b) { b.dispatchEvent(new Event("relabel")); });
+      });
+      button.addEventListener("relabel", label);
+      label();
+      row.appendChild(text); row.appendChild(button); box.appendChild(row);
+    });
+  };
+  Nearby.prototype.clear = function () { this.chosen = null; this.asked += 1; this.render([]); };
+
   function show(el, text, kind) {
     if (!el) { return; }
     el.textContent = text;
@@ -175,5 +219,5 @@
   }
 
   window.Phone = { t: t, csrf: csrf, uuid: uuid, request: request, errorText: errorText, jsonHeaders: jsonHeaders,
-                   upload: upload, Photos: Photos, Outbox: Outbox, show: show };
+                   upload: upload, Photos: Photos, Outbox: Outbox, Nearby: Nearby, show: show };
 })();

@@ -35,6 +35,7 @@
         chart.setOption({ series: [{ data: [[point.lon, point.lat]] }] });
         $("picked").dataset.lon = point.lon; $("picked").dataset.lat = point.lat;
         P.show($("picked"), t("picked", { lon: point.lon.toFixed(5), lat: point.lat.toFixed(5) }), "ok");
+        $("picked").dispatchEvent(new Event("picked"));
       });
       el.dataset.state = "ready";
       window.addEventListener("resize", function () { chart.resize(); });
@@ -106,11 +107,16 @@
       done: reportDone,
       failed: function (item, message) { P.show($("report-status"), message, "error"); }
     });
-    var timer = null;
+    var timer = null, nearby = new P.Nearby($("nearby"), "/api/public/reports/similar");
+    function checkNearby() {
+      nearby.check({ text: form.description.value, lon: point ? point.lon : null, lat: point ? point.lat : null,
+                     address: form.address.value.trim(), category_code: form.category_code.value });
+    }
     form.description.addEventListener("input", function (e) {
       clearTimeout(timer);
-      timer = setTimeout(function () { suggestions(e.target.value); }, 400);
+      timer = setTimeout(function () { suggestions(e.target.value); checkNearby(); }, 400);
     });
+    $("picked").addEventListener("picked", checkNearby);
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var description = form.description.value.trim(), address = form.address.value.trim();
@@ -120,9 +126,10 @@
       outbox.add("/api/public/reports", {
         description: description, category_code: form.category_code.value || null,
         lon: point ? point.lon : null, lat: point ? point.lat : null, address: address,
-        reporter_phone: form.reporter_phone.value.trim() || null, attachments: photos.ids()
+        reporter_phone: form.reporter_phone.value.trim() || null, attachments: photos.ids(),
+        follow_case: nearby.chosen
       }, { label: description.slice(0, 16) });
-      form.reset(); photos.clear($("thumbs")); $("suggestions").innerHTML = "";
+      form.reset(); photos.clear($("thumbs")); $("suggestions").innerHTML = ""; nearby.clear();
     });
     outbox.resume();
     listMine();
