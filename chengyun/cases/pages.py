@@ -150,6 +150,7 @@ def _case_page(request: Request, principal: Principal, container: Container, num
     forms = _forms(row, principal)
     context = {"case": row, "steps": steps, "forms": forms, "names": Names(container, principal),
                "unit_suggestions": _unit_suggestions(request, container, principal, number, forms),
+               "duplicates": _merge_proposals(container, principal, row, forms),
                "merged": container.cases.merged_into(principal, number),
                "ratings": [r.value for r in Rating], "error": error, "failed_action": failed,
                "overdue": is_overdue(row, container.clock.now())}
@@ -164,6 +165,15 @@ def _unit_suggestions(request: Request, container: Container, principal: Princip
     suggestions, _ = container.unit_advisor.suggest(principal, number)
     names = {u["code"]: u["name"] for u in container.org.units(principal)}
     return [unit_json(s, names, get_locale(request)) for s in suggestions]
+
+
+def _merge_proposals(container: Container, principal: Principal, row: CaseRow,
+                     forms: list[dict[str, Any]]) -> list[Any]:
+    """Open cases that look like the same problem (text, place, time), for a one-click merge into one of them."""
+    if principal.role not in ADVISED or "merge" not in {f["action"] for f in forms}:
+        return []
+    return container.duplicates.similar_open_cases(row.description, row.lon, row.lat, category=row.category_code,
+                                                   exclude_case=row.id)
 
 
 @router.get("/cases/{number}", response_class=HTMLResponse)

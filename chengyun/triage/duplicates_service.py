@@ -1,8 +1,8 @@
-"""Possible duplicates of a report being typed or of a case: the in-memory index fed from the reports inbox.
+"""Possible duplicates of a report being typed or of a case: an in-memory index of the recent cases.
 
-Every process keeps its own `DuplicateIndex` of the reports received in the last `window` that are linked to a case,
-and reads the rows added since its last look (by id) at most every `every_s` seconds — a report filed through
-another process is found within seconds. Matches are mapped to their cases; only open cases are offered.
+Every process keeps its own `DuplicateIndex` of the cases reported in the last `window` (whatever the channel: a
+report's case, an operator's phone call) and reads the cases added since its last look (by id) at most every
+`every_s` seconds — a case opened through another process is found within seconds. Only open cases are offered.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from sqlalchemy import Engine, select
 
 from chengyun.cases.model import OPEN_STATES
 from chengyun.cases.tables import CaseRow
-from chengyun.intake.tables import ReportRow
 from chengyun.triage.duplicates import DuplicateIndex
 from chengyun.triage.duplicates_model import DuplicateParams, Match, ReportKey
 
@@ -39,7 +38,7 @@ class SimilarCase:
 
 
 class DuplicateFinder:
-    """Recent reports in a duplicate index, refreshed incrementally from the database."""
+    """Recent cases in a duplicate index, refreshed incrementally from the database."""
 
     def __init__(self, engine: Engine, now: Callable[[], datetime], *, params: DuplicateParams | None = None,
                  window: timedelta = timedelta(days=30), every_s: float = 2.0,
@@ -55,7 +54,7 @@ class DuplicateFinder:
 
     def similar_open_cases(self, text: str, lon: float | None, lat: float | None, *, category: str = "",
                            address: str = "", exclude_case: int | None = None, limit: int = 5) -> list[SimilarCase]:
-        """Open cases whose reports look like this text near this place and time, best first."""
+        """Open cases that look like this text near this place and time, best first."""
         if not text.strip():
             return []
         probe = ReportKey(PROBE, text, lon, lat, self._now(), category or "", address or None)
@@ -87,17 +86,16 @@ class DuplicateFinder:
             return
         self._checked = now_s
         since = self._now() - self._window
-        table = ReportRow.__table__
+        table = CaseRow.__table__
         with self._engine.connect() as conn:
             rows = conn.execute(select(table.c.id, table.c.description, table.c.lon, table.c.lat,
-                                       table.c.received_at, table.c.category_code, table.c.address,
-                                       table.c.reporter_hash, table.c.case_id)
-                                .where(table.c.id > self._last_id, table.c.received_at >= since,
-                                       table.c.case_id.is_not(None))
+                                       table.c.reported_at, table.c.category_code, table.c.address,
+                                       table.c.reporter_phone_hash)
+                                .where(table.c.id > self._last_id, table.c.reported_at >= since)
                                 .order_by(table.c.id)).all()
         for r in rows:
             key = str(r.id)
-            self._index.add(ReportKey(key, r.description, r.lon, r.lat, r.received_at, r.category_code or "",
-                                      r.address or None, r.reporter_hash))
-            self._case_of[key] = r.case_id
+            self._index.add(ReportKey(key, r.description, r.lon, r.lat, r.reported_at, r.category_code or "",
+                                      r.address or None, r.reporter_phone_hash))
+            self._case_of[key] = r.id
             self._last_id = max(self._last_id, r.id)

@@ -210,3 +210,22 @@ def test_case_page_shows_the_map_place_photos_and_the_cases_merged_into_it(demo:
     assert f'<img src="/api/attachments/{photo}"' in page
     assert 'data-area="510113002001"' in page and 'data-highlight="510113002001001"' in page
     assert f'href="/cases/{main}"' in client.get(f"/cases/{dup}", headers=HTML).text  # and back to the main case
+
+
+def test_a_possible_duplicate_is_proposed_with_its_evidence_and_merged_in_one_click(demo: Demo) -> None:
+    client, passwords, _ = demo
+    csrf = _sign_in(client, passwords, "operator")
+    main = str(_open(client, csrf, actions=("accept",))["number"])
+    dup = str(_open(client, csrf, actions=("accept",))["number"])
+    elsewhere = str(_open(client, csrf, "510113002002", actions=("accept",))["number"])  # another community
+    page = client.get(f"/cases/{dup}", headers=HTML).text
+    proposals = page.split('data-testid="merge-proposals">')[1].split("</div>")[0]
+    assert f'data-case="{main}"' in proposals and "文本相似度 100%" in proposals and elsewhere not in proposals
+    version = re.search(r'name="version" value="(\d+)"', proposals)
+    assert version is not None
+    merged = client.post(f"/cases/{dup}/act", data={"csrf_token": csrf, "action": "merge", "version": version.group(1),
+                                                     "main_case": main, "note": "疑似重复"}, follow_redirects=False)
+    assert merged.status_code == 303
+    assert client.get(f"/api/cases/{dup}").json()["state"] == "merged"
+    undone = client.post(f"/api/cases/{dup}/actions/unmerge", headers={"X-CSRF-Token": csrf}, json={})
+    assert undone.status_code == 200 and undone.json()["state"] != "merged"  # undoable while the main case is open
