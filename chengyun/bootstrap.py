@@ -35,6 +35,7 @@ from chengyun.shared.clock import Clock, SystemClock
 from chengyun.shared.privacy import PersonalDataVault
 from chengyun.triage.artefacts import ModelStore
 from chengyun.triage.duplicates_service import DuplicateFinder
+from chengyun.triage.hot_service import HotService
 from chengyun.triage.service import TriageService
 from chengyun.triage.units_history import HistoryCache
 from chengyun.triage.units_service import UnitAdvisor
@@ -65,6 +66,7 @@ class Container:
     triage: TriageService
     unit_advisor: UnitAdvisor
     duplicates: DuplicateFinder
+    hot: HotService
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -159,4 +161,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         triage=triage,
         unit_advisor=UnitAdvisor(cases, categories, duty, areas, HistoryCache(engine, clock.now)),
         duplicates=DuplicateFinder(engine, clock.now),
+        hot=HotService(engine, clock.now),
     )

@@ -36,6 +36,21 @@ def _similar(container: Any, locale: str, text: str, lon: float | None, lat: flo
     return {"items": items}
 
 
+@router.get("/api/triage/hot", summary="Hot issues of the last `days` in the caller's scope (clusters of similar cases "
+            "ranked by reporters, repeats, follow-ups, spread and growth) and surge warnings of the last week")
+def hot(principal: CurrentPrincipal, container: AppContainer,
+        days: Annotated[int, Query(ge=1, le=365)] = 30) -> dict[str, Any]:
+    issues, surges = container.hot.analyse(principal, days)
+    return {"days": days, "issues": [{
+        "title": i.title, "terms": list(i.terms), "place": i.place, "first": i.first.isoformat(),
+        "last": i.last.isoformat(), "count": i.count, "reporters": i.reporters, "support": i.likes,
+        "places": i.places, "growth": round(i.growth, 3), "score": round(i.score, 3), "cases": list(i.ids)}
+        for i in issues],
+        "surges": [{"kind": s.kind, "key": s.key, "recent": s.recent, "history": list(s.history),
+                    "mean": round(s.mean, 2), "upper": s.upper, "p_value": s.p_value, "ratio": round(s.ratio, 2),
+                    "cases": list(s.ids)} for s in surges]}
+
+
 @router.get("/api/reports/similar", summary="Possibly already reported nearby: open cases like this text, near this "
             "point (WGS84) and recent; the reporter may follow one instead of filing another")
 def similar_for_staff(request: Request, principal: CurrentPrincipal, container: AppContainer, text: Text = "",

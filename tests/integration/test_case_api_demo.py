@@ -145,3 +145,26 @@ def test_unit_suggestions_put_the_duty_list_first_and_are_for_dispatchers(
     _sign_in(handler, passwords, "handler")
     refused = handler.get(f"/api/cases/{number}/unit-suggestions")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "triage.units.not_allowed"
+
+
+def test_hot_issues_cluster_similar_cases_and_count_distinct_reporters(
+    demo_client: tuple[TestClient, dict[str, str], Container],
+) -> None:
+    client, passwords, _ = demo_client
+    csrf = _sign_in(client, passwords, "operator")
+    lon, lat = _yihu_point(client)
+    numbers = []
+    for i, phone in enumerate(["13900000001", "13900000002", "13900000003"]):
+        numbers.append(client.post("/api/cases", headers=csrf, json={
+            "source": "citizen", "category_code": "0301", "title": "工地夜间施工噪音扰民",
+            "description": f"小区旁边工地夜间施工噪音很大，第{i + 1}次反映", "lon": lon, "lat": lat,
+            "reporter_phone": phone}).json()["number"])
+    answer = client.get("/api/triage/hot", params={"days": 7})
+    assert answer.status_code == 200, answer.text
+    top = answer.json()["issues"][0]
+    assert sorted(top["cases"]) == sorted(numbers) and (top["count"], top["reporters"]) == (3, 3)
+    assert "施工" in top["title"] and top["place"] == "510113002001"
+    assert client.get("/api/triage/hot", params={"days": 0}).status_code == 422
+    handler = TestClient(client.app)
+    _sign_in(handler, passwords, "handler")
+    assert handler.get("/api/triage/hot").json()["error"]["code"] == "triage.hot.not_allowed"
