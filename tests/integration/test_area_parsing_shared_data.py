@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,9 @@ from chengyun.areas.model import AreaDraft, AreaLevel, ImportProblem
 from chengyun.areas.parsing import CsvOptions, GeoJsonOptions, parse_division_csv, parse_geojson
 from chengyun.errors import Invalid
 from chengyun.shared.geo import CoordSystem
+from tests.helpers import shared_data
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{DATA} is required in CI (CI=true) but is missing", pytrace=False)
-    pytest.skip(f"{DATA} not available", allow_module_level=True)
+DATA = shared_data()
 
 pytestmark = pytest.mark.shared_data
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,12 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chengyun.triage.duplicates import CategoryRule, DuplicateIndex, DuplicateParams, ReportKey
+from tests.helpers import shared_data
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{DATA} is required in CI (CI=true) but is missing", pytrace=False)
-    pytest.skip(f"{DATA} not available", allow_module_level=True)
+DATA = shared_data()
 
 pytestmark = pytest.mark.shared_data
 FILE = DATA / "tipdm2020c" / "fujian3_full_likes.csv"

@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from chengyun.triage.hot import HotIssue, HotItem, hot_issues
 from chengyun.triage.hot_surge import cluster_surges
+from tests.helpers import shared_data
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{DATA} is required in CI (CI=true) but is missing", pytrace=False)
-    pytest.skip(f"{DATA} not available", allow_module_level=True)
+DATA = shared_data()
 
 pytestmark = pytest.mark.shared_data
 FILE = DATA / "tipdm2020c" / "fujian3_full_likes.csv"

@@ -4,18 +4,13 @@ composed into full addresses, each part must come back (with and without the nam
 from __future__ import annotations
 
 import csv
-import os
-from pathlib import Path
 
 import pytest
 
 from chengyun.places.parsing import KnownNames, parse_address
+from tests.helpers import shared_data
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{DATA} is required in CI (CI=true) but is missing", pytrace=False)
-    pytest.skip(f"{DATA} not available", allow_module_level=True)
+DATA = shared_data()
 
 pytestmark = pytest.mark.shared_data
 DIVISIONS = DATA / "cn_admin_divisions"

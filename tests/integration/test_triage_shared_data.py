@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from chengyun.triage.dataset import read_labelled
 from chengyun.triage.evaluation import cross_validate, score
 from chengyun.triage.model import train
+from tests.helpers import shared_data
 from tests.unit.test_triage import reference_terms
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-if not DATA.is_dir():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{DATA} is required in CI (CI=true) but is missing", pytrace=False)
-    pytest.skip(f"{DATA} not available", allow_module_level=True)
+DATA = shared_data()
 
 pytestmark = pytest.mark.shared_data
 FILE = DATA / "tipdm2020c" / "fujian2_partial2763_labelled_marsw20.csv"
