@@ -89,12 +89,14 @@ class Container:
         return swept, rolled_up
 
     def warm_up(self) -> None:
-        """Build the in-memory indexes (area raster, catalogue, gazetteer) before the first request needs them."""
+        """Build the in-memory indexes (area raster, catalogue, gazetteer, recent cases for duplicates) before the
+        first request needs them."""
         index = self.areas.index()
         if index.polygon_count:
             index.raster()
         self.categories.catalogue()
         self.places.gazetteer()
+        self.duplicates.warm()
 
     def database_ok(self) -> bool:
         """True when the database answers a trivial query."""

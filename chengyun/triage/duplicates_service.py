@@ -43,7 +43,7 @@ class DuplicateFinder:
     def __init__(self, engine: Engine, now: Callable[[], datetime], *, params: DuplicateParams | None = None,
                  window: timedelta = timedelta(days=30), every_s: float = 2.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._engine, self._now, self._window, self._every_s = engine, now, window, every_s
+        self._engine, self._now, self._window, self.every_s = engine, now, window, every_s
         self._params = params or DuplicateParams()
         self._monotonic = monotonic
         self._index = DuplicateIndex(self._params)
@@ -51,6 +51,11 @@ class DuplicateFinder:
         self._last_id = 0
         self._checked = float("-inf")
         self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Load the recent cases now (at startup), not on the first lookup."""
+        with self._lock:
+            self._refresh()
 
     def similar_open_cases(self, text: str, lon: float | None, lat: float | None, *, category: str = "",
                            address: str = "", exclude_case: int | None = None, limit: int = 5) -> list[SimilarCase]:
@@ -82,7 +87,7 @@ class DuplicateFinder:
 
     def _refresh(self) -> None:
         now_s = self._monotonic()
-        if now_s - self._checked < self._every_s:
+        if now_s - self._checked < self.every_s:
             return
         self._checked = now_s
         since = self._now() - self._window

@@ -234,6 +234,8 @@ def test_a_case_is_tracked_by_its_number_and_the_last_four_digits_of_the_phone(s
 
 def test_possibly_already_reported_nearby_and_following_the_case_instead(site: Any) -> None:
     client, tokens, c = site
+    c.warm_up()  # the index is loaded at startup; a case opened afterwards is found on the next look
+    c.duplicates.every_s = 0.0  # (normally at most every 2 s)
     number = report(client, GOOD).json()["case_number"]
     near = {"text": "路边有暴露垃圾，一直没人清理", "lon": YIHU[0] + 0.0003, "lat": YIHU[1]}
     found = client.get("/api/public/reports/similar", params=near).json()["items"]
