@@ -93,7 +93,8 @@ class TriageService:
         texts, labels = demo_examples()
         data = "\n".join(f"{y}\t{x}" for x, y in zip(texts, labels, strict=True)).encode()
         meta = {"data_file": "chengyun/triage/data/examples.csv", "data_sha256": sha256(data)}
-        return self._train_and_save(texts, labels, Params(), DEMO_NAME, meta, folds=0, activate=True).version
+        return self._train_and_save(texts, labels, Params(), DEMO_NAME, meta, folds=0, activate=True,
+                                    trainer=_demo_model).version
 
     def train_file(self, path: Path, *, text_col: str, label_col: str, name: str = "", folds: int = 5,
                    activate: bool = True, params: Params | None = None) -> Trained:
@@ -119,9 +120,10 @@ class TriageService:
         self._checked = float("-inf")
 
     def _train_and_save(self, texts: list[str], labels: list[str], params: Params, name: str,
-                        meta: dict[str, Any], folds: int, activate: bool) -> Trained:
+                        meta: dict[str, Any], folds: int, activate: bool,
+                        trainer: Callable[[list[str], list[str], Params], TriageModel] | None = None) -> Trained:
         started = time.perf_counter()
-        model = train(texts, labels, params)
+        model = (trainer or train)(texts, labels, params)
         train_s = time.perf_counter() - started
         evaluation = None
         if folds >= 2 and min(labels.count(label) for label in set(labels)) >= folds:
@@ -132,6 +134,19 @@ class TriageService:
         if activate:
             self.use(version)
         return Trained(version, len(texts), model.labels, evaluation)
+
+
+_DEMO_LOCK = threading.Lock()
+_DEMO: dict[str, TriageModel] = {}
+
+
+def _demo_model(texts: list[str], labels: list[str], params: Params) -> TriageModel:
+    """The demo model, trained once per process for the same examples (every fresh data directory wants it)."""
+    key = sha256("\n".join(f"{y}\t{x}" for x, y in zip(texts, labels, strict=True)).encode() + repr(params).encode())
+    with _DEMO_LOCK:
+        if key not in _DEMO:
+            _DEMO[key] = train(texts, labels, params)
+        return _DEMO[key]
 
 
 def _read(path: Path) -> bytes:
