@@ -34,6 +34,7 @@ from chengyun.patrol import api as patrol_api
 from chengyun.places import api as places_api
 from chengyun.routing import api as duty_api
 from chengyun.triage import api as triage_api
+from chengyun.triage import pages as hot_pages
 from chengyun.web import home
 from chengyun.web.errors import install_error_handlers
 from chengyun.web.templating import make_templates
@@ -64,7 +65,8 @@ def create_app(container: Container) -> FastAPI:
     # (triage before intake: its /api/reports/similar must not be read as a report token)
     routers = (open311_api, triage_api, intake_api, cases_api, auth_api, areas_api, org_api, audit_api,
                categories_api, kpi_api, attachments_api, duty_api, webhooks_api, auth_pages, areas_pages,
-               cases_pages, review_pages, kpi_pages, home, public_intake_api, places_api, patrol_api, phone_pages)
+               cases_pages, review_pages, kpi_pages, hot_pages, home, public_intake_api, places_api, patrol_api,
+               phone_pages)
     for module in routers:
         app.include_router(module.router)
     _add_docs_and_health(app, container)

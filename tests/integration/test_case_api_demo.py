@@ -165,6 +165,10 @@ def test_hot_issues_cluster_similar_cases_and_count_distinct_reporters(
     assert sorted(top["cases"]) == sorted(numbers) and (top["count"], top["reporters"]) == (3, 3)
     assert "施工" in top["title"] and top["place"] == "510113002001"
     assert client.get("/api/triage/hot", params={"days": 0}).status_code == 422
+    page = client.get("/hot", params={"days": 7}, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and 'data-testid="nav-hot"' in page.text
+    first_row = page.text.split('data-testid="hot-issue">')[1].split("</tr>")[0]
+    assert all(f'href="/cases/{n}"' in first_row for n in numbers) and "施工" in first_row
     handler = TestClient(client.app)
     _sign_in(handler, passwords, "handler")
     assert handler.get("/api/triage/hot").json()["error"]["code"] == "triage.hot.not_allowed"
