@@ -27,12 +27,20 @@ class HotService:
     now: Callable[[], datetime]
 
     def analyse(self, principal: Principal, days: int = 30) -> tuple[list[HotIssue], list[Surge]]:
-        """The hot issues of the last `days` and the surges of the last week, in the caller's scope."""
+        """The hot issues of the last `days` and the surges of the last week (once 9 weeks of cases exist), in scope."""
         if principal.role not in STAFF:
             raise Forbidden("triage.hot.not_allowed", role=principal.role.value)
         end = self.now()
         items = self._items(principal.scope_path, end - max(HISTORY, timedelta(days=days)))
-        return hot_issues(items, end, days), surge_warnings(items, end, SurgeParams())
+        surges = surge_warnings(items, end, SurgeParams()) if self._history_since(principal.scope_path, end) else []
+        return hot_issues(items, end, days), surges
+
+    def _history_since(self, scope_path: str, end: datetime) -> bool:
+        """Whether the scope has cases from the whole comparison span (no history, no surge: all would be new)."""
+        with self.engine.connect() as conn:
+            first = conn.execute(select(func.min(CaseRow.reported_at))
+                                 .where(CaseRow.area_path.startswith(scope_path, autoescape=True))).scalar()
+        return first is not None and first <= end - HISTORY
 
     def _items(self, scope_path: str, since: datetime) -> list[HotItem]:
         """Cases as hot-issue items: the follow-ups that joined a case count as its support (likes)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -164,6 +164,7 @@ def test_hot_issues_cluster_similar_cases_and_count_distinct_reporters(
     top = answer.json()["issues"][0]
     assert sorted(top["cases"]) == sorted(numbers) and (top["count"], top["reporters"]) == (3, 3)
     assert "施工" in top["title"] and top["place"] == "510113002001"
+    assert answer.json()["surges"] == []  # no 8 weeks of history yet: nothing can be called a surge
     assert client.get("/api/triage/hot", params={"days": 0}).status_code == 422
     page = client.get("/hot", params={"days": 7}, headers={"Accept": "text/html"})
     assert page.status_code == 200 and 'data-testid="nav-hot"' in page.text
@@ -172,3 +173,27 @@ def test_hot_issues_cluster_similar_cases_and_count_distinct_reporters(
     handler = TestClient(client.app)
     _sign_in(handler, passwords, "handler")
     assert handler.get("/api/triage/hot").json()["error"]["code"] == "triage.hot.not_allowed"
+
+
+def test_a_surge_is_warned_once_the_scope_has_eight_weeks_of_history(
+    demo_client: tuple[TestClient, dict[str, str], Container],
+) -> None:
+    client, passwords, c = demo_client
+    csrf = _sign_in(client, passwords, "operator")
+    lon, lat = _yihu_point(client)
+
+    def open_case(text: str) -> None:
+        answer = client.post("/api/cases", headers=csrf, json={"source": "citizen", "category_code": "0407",
+                                                                "description": text, "lon": lon, "lat": lat})
+        assert answer.status_code == 201, answer.text
+
+    clock = c.clock
+    assert isinstance(clock, FixedClock)
+    clock.current = FRIDAY - timedelta(weeks=10)
+    open_case("小区门口有人摆摊卖水果")  # the scope's first case, ten weeks ago
+    clock.current = FRIDAY
+    for i in range(6):
+        open_case(f"楼下烧烤摊露天烧烤，油烟很大，第{i + 1}次")
+    surges = client.get("/api/triage/hot").json()["surges"]
+    category = [s for s in surges if s["kind"] == "category" and s["key"] == "0407"]
+    assert category and category[0]["recent"] == 6 and category[0]["p_value"] < 0.001
