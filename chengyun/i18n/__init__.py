@@ -14,8 +14,13 @@ DEFAULT_LOCALE = "zh-CN"
 @cache
 def catalogue(locale: str) -> dict[str, str]:
     """The catalogue for a locale, loaded once."""
-    name = "zh_CN.json" if locale == "zh-CN" else "en.json"
-    return dict(json.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8")))
+    base = "zh_CN" if locale == "zh-CN" else "en"
+    folder = resources.files(__package__)
+    merged = dict(json.loads(folder.joinpath(f"{base}.json").read_text(encoding="utf-8")))
+    # a domain may keep its messages in its own file beside the main one, e.g. `zh_CN.alarms.json`
+    for part in sorted(p.name for p in folder.iterdir() if p.name.startswith(f"{base}.") and p.name.endswith(".json")):
+        merged.update(json.loads(folder.joinpath(part).read_text(encoding="utf-8")))
+    return merged
 
 
 def pick_locale(requested: str | None, accept_language: str | None = None) -> str:

@@ -1,0 +1,24 @@
+"""linkage runs and notifications
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-04 06:00:00
+
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision: str = '0013'
+down_revision: str | Sequence[str] | None = '0012'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """PLACEHOLDER: filled in by the linkage work."""
+
+
+def downgrade() -> None:
+    """PLACEHOLDER."""
