@@ -1,1 +1,1 @@
-"""Devices (设备): device types as data, device instances bound to places and residents, their credentials and status."""
+"""Devices (设备): device types as data, devices bound to places and residents, their credentials and status."""

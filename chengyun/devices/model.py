@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from chengyun.errors import Invalid
 
 Value = float | bool | str
 
@@ -45,3 +48,40 @@ class DeviceFacts:
     place_codes: tuple[str, ...] = ()
     household: str | None = None
     resident_id: int | None = None
+
+
+DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # also an MQTT topic level: no '/', '+', '#'
+
+
+def check_device_id(raw: str) -> str:
+    """A device id as stored and used in topics (1–64 of A–Z a–z 0–9 _ . : -), or a precise refusal."""
+    value = raw.strip()
+    if not DEVICE_ID.match(value):
+        raise Invalid("devices.bad_device_id", value=value[:64])
+    return value
+
+
+class DeviceStatus(StrEnum):
+    """Whether a device has been heard from recently enough (stored lowercase codes)."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"  # also a device never heard from (its last_seen_at is empty)
+
+
+def household_key(place_code: str | None, unit: str | None, room: str | None) -> str | None:
+    """`<place_code>/<unit>/<room>` for a device in a room of a known place (the unit may be empty); else None."""
+    if not place_code or not room:
+        return None
+    return f"{place_code}/{unit or ''}/{room}"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A person to notify about a device's resident, in order: `phone` is the plain number for authorised
+    sending (its reveal is audited), `phone_masked` the one to show."""
+
+    seq: int
+    name: str
+    relation: str
+    phone: str
+    phone_masked: str
