@@ -67,6 +67,7 @@ class Action(StrEnum):
     MERGE = "merge"
     UNMERGE = "unmerge"
     SELF_HANDLE = "self_handle"
+    NOTE = "note"  # a remark in the timeline (e.g. an IoT alarm acknowledged or cleared); the state stays
 
 
 class Source(StrEnum):
@@ -86,6 +87,7 @@ STAY = None  # target meaning "the state does not change"
 
 CENTER = frozenset({Role.ADMIN, Role.OPERATOR})
 UNIT = frozenset({Role.HANDLER})
+SYSTEM = frozenset({Role.SYSTEM})  # another part of the platform acting on a case (the alarm service)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,7 @@ ALLOWED: Mapping[Action, Transition] = {
     Action.MERGE: _t(OPEN_STATES - {S.SUSPENDED}, S.MERGED, CENTER),
     Action.UNMERGE: _t({S.MERGED}, STAY, CENTER, resumes=True),
     Action.SELF_HANDLE: _t({S.REPORTED}, S.CLOSED, frozenset({Role.GRID_WORKER})),
+    Action.NOTE: _t(OPEN_STATES, STAY, CENTER | SYSTEM, needs_reason=True),
 }
 
 
