@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine, text
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chengyun.adapters.s3 import s3_store
 from chengyun.adapters.storage import FileStore
+from chengyun.alarms.service import AlarmService
 from chengyun.areas.service import AreaService
 from chengyun.audit import AuditLog
 from chengyun.auth.service import AuthService
@@ -24,6 +25,7 @@ from chengyun.categories.service import CategoryService
 from chengyun.config import Settings
 from chengyun.db.engine import make_engine, make_session_factory
 from chengyun.db.migrate import current_revision, upgrade
+from chengyun.devices.service import DeviceService
 from chengyun.intake.geocoding import GazetteerGeocoder
 from chengyun.intake.service import IntakeService
 from chengyun.intake.webhooks import WebhookService
@@ -31,6 +33,8 @@ from chengyun.org.service import OrgService
 from chengyun.patrol.service import PatrolService
 from chengyun.places.service import PlaceService
 from chengyun.routing.service import DutyService
+from chengyun.screen.live import LiveFeed
+from chengyun.screen.service import ScreenService
 from chengyun.shared.clock import Clock, SystemClock
 from chengyun.shared.privacy import PersonalDataVault
 from chengyun.triage.artefacts import ModelStore
@@ -67,6 +71,14 @@ class Container:
     unit_advisor: UnitAdvisor
     duplicates: DuplicateFinder
     hot: HotService
+    screen: ScreenService = field(init=False)  # the big screen (一屏全观), built from the services here
+    live: LiveFeed = field(init=False)  # the screen's per-process live feed (polls new cases and steps)
+    alarms: AlarmService
+    devices: DeviceService
+
+    def __post_init__(self) -> None:
+        self.screen = ScreenService(self.sessions, self.clock, self.areas, self.hot, self.settings.tz)
+        self.live = LiveFeed(self.sessions, self.clock.now)
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""
@@ -83,6 +95,7 @@ class Container:
     def run_jobs(self) -> tuple[SweepReport, RefreshReport]:
         """What the scheduler runs each tick: intake retries, the deadline sweep, the KPI rollup, then webhooks."""
         self.intake.process_due()
+        self.alarms.open_cases_due()  # alarms' cases through intake, and their acks and clears into the timelines
         swept, rolled_up = self.run_sweep(), self.refresh_kpis()
         self.webhooks.enqueue_changes()  # after the sweep, so its urges and escalations go out in the same tick
         self.webhooks.deliver_due()
@@ -140,6 +153,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
     places = PlaceService(sessions, clock, audit, areas)
     triage = TriageService(ModelStore(settings.data_dir / "models" / "triage"),
                            min_confidence=settings.triage_min_confidence, now=clock.now)
+    intake = IntakeService(sessions, clock, vault, areas, cases, GazetteerGeocoder(places), triage,
+                           categories.catalogue)
     return Container(
         settings=settings,
         engine=engine,
@@ -155,8 +170,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         cases=cases,
         deadlines=deadlines,
         attachments=attachment_store(settings),
-        intake=IntakeService(sessions, clock, vault, areas, cases, GazetteerGeocoder(places), triage,
-                             categories.catalogue),
+        intake=intake,
         places=places,
         webhooks=WebhookService(sessions, clock, vault, audit, timezone=settings.timezone),
         patrol=PatrolService(sessions, clock, areas),
@@ -164,4 +178,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: Engine 
         unit_advisor=UnitAdvisor(cases, categories, duty, areas, HistoryCache(engine, clock.now)),
         duplicates=DuplicateFinder(engine, clock.now),
         hot=HotService(engine, clock.now),
+        alarms=AlarmService(sessions, clock, audit, areas, intake, cases, timezone=settings.timezone),
+        devices=DeviceService(sessions, clock, audit, vault, areas, places, settings.secret_key,
+                              settings.device_types),
     )

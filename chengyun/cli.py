@@ -11,13 +11,18 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from chengyun.alarms.cli import app as alarms_app
 from chengyun.auth.model import Role
 from chengyun.bootstrap import Container, bootstrap
 from chengyun.categories.cli import app as categories_app
 from chengyun.config import Settings, load_settings
+from chengyun.devices.cli import app as devices_app
 from chengyun.errors import DomainError, Invalid
 from chengyun.i18n import pick_locale, translate
+from chengyun.ingest.cli import app as ingest_app
+from chengyun.ingest.cli import simulate_app
 from chengyun.intake.webhooks_cli import app as webhooks_app
+from chengyun.linkage.cli import app as linkage_app
 from chengyun.places.cli import app as places_app
 from chengyun.triage.cli import app as triage_app
 
@@ -33,8 +38,13 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(categories_app, name="categories")
 app.add_typer(places_app, name="places")
+app.add_typer(devices_app, name="devices")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(triage_app, name="triage")
+app.add_typer(alarms_app, name="alarms")
+app.add_typer(linkage_app, name="linkage")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(simulate_app, name="simulate")
 duty_app = typer.Typer(help="The duty list (权责清单): which unit leads which category where.", no_args_is_help=True)
 app.add_typer(duty_app, name="duty")
 jobs_app = typer.Typer(help="Background jobs, run by hand.", no_args_is_help=True)
@@ -206,6 +216,7 @@ def areas_locate(lon: float, lat: float, crs: str = "wgs84") -> None:
 # --- demo and server ------------------------------------------------------------------------------
 
 LIVE_TICK_S = 5.0
+SHUTDOWN_GRACE_S = 5  # then requests still running (the screen's event streams) are cancelled
 
 
 @app.command()
@@ -267,7 +278,9 @@ def _serve(container: Container, *, live_seed: int | None = None) -> None:
         if settings.workers > 1:
             _serve_workers(settings)
         else:
-            uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info")
+            # open big-screen streams (server-sent events) never finish by themselves: end them after 5 s
+            uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info",
+                        timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     finally:
         for ticker in tickers:
             ticker.stop()
@@ -282,7 +295,8 @@ def _serve_workers(settings: Settings) -> None:
 
     os.environ["CHENGYUN_DATA_DIR"] = str(settings.data_dir.resolve())
     config = uvicorn.Config("chengyun.web.app:app_from_environment", factory=True, workers=settings.workers,
-                            host=settings.host, port=settings.port, log_level="info")
+                            host=settings.host, port=settings.port, log_level="info",
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # created with IPPROTO_TCP (uvicorn's own has protocol 0): asyncio sets TCP_NODELAY only on sockets it knows
     # are TCP, and without it every small response waits ~40 ms for a delayed ACK

@@ -41,11 +41,17 @@ class Settings(BaseSettings):
     s3_secure: bool = True  # HTTPS
     s3_region: str | None = None
     ai_alert_types: Path | None = None  # a street's own AI alert types (JSON); the packaged defaults when unset
+    device_types: Path | None = None  # a street's own device types (JSON/YAML); the packaged defaults when unset
+    mqtt_url: str = ""  # MQTT broker of device telemetry, e.g. mqtt://127.0.0.1:1883 (empty: no broker, in-process)
     # the resident page 群众上报: anonymous reports land in this area (empty: the one street-level root area)
     public_area_code: str = ""
     public_burst: int = Field(default=20, ge=0)  # anonymous requests (reports, photos, ratings) at once per client
     public_per_hour: float = Field(default=60, ge=0)  # … and regains per hour
     triage_min_confidence: float = Field(default=0.6, ge=0, le=1)  # below it the operator picks from 3 suggestions
+    # linked response (联动): a street's own plans (YAML) and channel endpoints per area (YAML/JSON); packaged
+    # defaults when unset (every liaison on the SMS logging sink: nothing is sent)
+    linkage_plans: Path | None = None
+    linkage_channels: Path | None = None
 
     @field_validator("timezone")
     @classmethod

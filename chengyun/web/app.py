@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 import chengyun
+from chengyun.alarms import api as alarms_api
+from chengyun.alarms import pages as alarms_pages
 from chengyun.areas import api as areas_api
 from chengyun.areas import pages as areas_pages
 from chengyun.audit import api as audit_api
@@ -25,14 +27,20 @@ from chengyun.cases import attachments_api, kpi_api, kpi_pages
 from chengyun.cases import pages as cases_pages
 from chengyun.categories import api as categories_api
 from chengyun.config import load_settings
+from chengyun.devices import api as devices_api
+from chengyun.ingest import api as ingest_api
 from chengyun.intake import api as intake_api
 from chengyun.intake import open311_api, review_pages, webhooks_api
 from chengyun.intake import pages as phone_pages
 from chengyun.intake import public_api as public_intake_api
+from chengyun.linkage import api as linkage_api
+from chengyun.linkage import pages as linkage_pages
 from chengyun.org import api as org_api
 from chengyun.patrol import api as patrol_api
 from chengyun.places import api as places_api
 from chengyun.routing import api as duty_api
+from chengyun.screen import api as screen_api
+from chengyun.screen import pages as screen_pages
 from chengyun.triage import api as triage_api
 from chengyun.triage import pages as hot_pages
 from chengyun.web import home
@@ -63,10 +71,11 @@ def create_app(container: Container) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # the busiest machine paths first: a request is matched against the routes in this order
     # (triage before intake: its /api/reports/similar must not be read as a report token)
-    routers = (open311_api, triage_api, intake_api, cases_api, auth_api, areas_api, org_api, audit_api,
+    routers = (ingest_api, open311_api, triage_api, intake_api, cases_api, auth_api, areas_api, org_api, audit_api,
                categories_api, kpi_api, attachments_api, duty_api, webhooks_api, auth_pages, areas_pages,
-               cases_pages, review_pages, kpi_pages, hot_pages, home, public_intake_api, places_api, patrol_api,
-               phone_pages)
+               cases_pages, review_pages, kpi_pages, hot_pages, screen_pages, screen_api, home, public_intake_api,
+               places_api, patrol_api, phone_pages, devices_api, alarms_api, alarms_pages,
+               linkage_api, linkage_pages)
     for module in routers:
         app.include_router(module.router)
     _add_docs_and_health(app, container)

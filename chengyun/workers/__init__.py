@@ -1,0 +1,1 @@
+"""Long-running loops (MQTT ingest) that only call the domain's services."""
