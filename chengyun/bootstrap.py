@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,9 +27,13 @@ from chengyun.config import Settings
 from chengyun.db.engine import make_engine, make_session_factory
 from chengyun.db.migrate import current_revision, upgrade
 from chengyun.devices.service import DeviceService
+from chengyun.ingest.gateway import Gateway
 from chengyun.intake.geocoding import GazetteerGeocoder
 from chengyun.intake.service import IntakeService
 from chengyun.intake.webhooks import WebhookService
+from chengyun.iot import AlarmResponder, device_point, linkage_listener, run_iot_jobs
+from chengyun.linkage.service import LinkageService
+from chengyun.linkage.wiring import build_linkage, devices_contacts
 from chengyun.org.service import OrgService
 from chengyun.patrol.service import PatrolService
 from chengyun.places.service import PlaceService
@@ -75,10 +80,34 @@ class Container:
     live: LiveFeed = field(init=False)  # the screen's per-process live feed (polls new cases and steps)
     alarms: AlarmService
     devices: DeviceService
+    linkage: LinkageService = field(init=False)  # linkage plans (联动预案) and their notifications
+    responder: AlarmResponder = field(init=False)  # the IoT sink: alarms stored, then linkage and cases
 
     def __post_init__(self) -> None:
         self.screen = ScreenService(self.sessions, self.clock, self.areas, self.hot, self.settings.tz)
         self.live = LiveFeed(self.sessions, self.clock.now)
+        self.linkage = build_linkage(self, contacts=devices_contacts(self.devices.contacts_of))
+        self.responder = AlarmResponder(self)
+        self.alarms.device_point = self.alarms.linker.device_point = device_point(self.engine)
+        self.alarms.listeners.append(linkage_listener(self))
+        self._gateway: Gateway | None = None
+        self._gateway_lock = threading.Lock()
+
+    def ingest_gateway(self) -> Gateway:
+        """This process's HTTP/in-process ingest gateway (built once: its rule engine keeps device state)."""
+        with self._gateway_lock:
+            if self._gateway is None:
+                from chengyun.ingest.api import build_gateway
+
+                self._gateway = build_gateway(self)
+            return self._gateway
+
+    def run_iot_jobs(self) -> None:
+        """The IoT ticker: the in-process engine's deadlines (no broker), plans to start, escalations, deliveries,
+        cases still to open, devices gone offline."""
+        if not self.settings.mqtt_url:
+            self.ingest_gateway().tick(self.clock.now().timestamp())
+        run_iot_jobs(self)
 
     def run_sweep(self) -> SweepReport:
         """One deadline sweep with the configured policy."""

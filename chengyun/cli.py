@@ -216,6 +216,8 @@ def areas_locate(lon: float, lat: float, crs: str = "wgs84") -> None:
 # --- demo and server ------------------------------------------------------------------------------
 
 LIVE_TICK_S = 5.0
+IOT_TICK_S = 2.0  # linkage escalations and deliveries, alarm cases, the in-process engine's deadlines
+DEVICES_TICK_S = 1.0
 SHUTDOWN_GRACE_S = 5  # then requests still running (the screen's event streams) are cancelled
 
 
@@ -262,6 +264,7 @@ def _serve(container: Container, *, live_seed: int | None = None) -> None:
     """Run uvicorn with the scheduled jobs (and, for the demo, the live simulator) in background threads."""
     import uvicorn
 
+    from chengyun.demo.devices_live import LiveDevices
     from chengyun.demo.live import LiveSimulator
     from chengyun.shared.ticker import Ticker
     from chengyun.web.app import create_app
@@ -270,8 +273,11 @@ def _serve(container: Container, *, live_seed: int | None = None) -> None:
     tickers = []
     if settings.sweep_interval_s:
         tickers.append(Ticker(container.run_jobs, settings.sweep_interval_s, "jobs"))
+    tickers.append(Ticker(container.run_iot_jobs, IOT_TICK_S, "iot"))
     if live_seed is not None:
         tickers.append(Ticker(LiveSimulator(container, seed=live_seed).tick, LIVE_TICK_S, "demo-simulator"))
+        if not settings.mqtt_url:  # no broker: the demo's devices talk to the in-process gateway
+            tickers.append(Ticker(LiveDevices(container, seed=live_seed).tick, DEVICES_TICK_S, "demo-devices"))
     for ticker in tickers:
         ticker.start()
     try:

@@ -55,6 +55,10 @@ class _Raced(Exception):
     """A row moved on between the batch's read and its write; the batch runs again."""
 
 
+AlarmListener = Callable[[AlarmRow, Operation, str, int | None], None]
+"""Told (alarm, operation, actor name, actor id) after a person's operation on an alarm commits."""
+
+
 @dataclass
 class AlarmService:
     """Alarms as the ingest pipeline, the console, the API and the scheduled jobs use them."""
@@ -68,6 +72,7 @@ class AlarmService:
     types: Mapping[str, AlarmType] = field(default_factory=load_alarm_types)
     device_point: PointOf | None = None  # the device's own WGS84 point, when the device directory knows it
     timezone: str = "Asia/Shanghai"
+    listeners: list[AlarmListener] = field(default_factory=list)  # told after a person's operation commits
 
     def __post_init__(self) -> None:
         self._engine: Engine = self.sessions.kw["bind"]
@@ -182,12 +187,20 @@ class AlarmService:
                                   actor_id=principal.user_id or None, outcome="refused", target=f"alarm:{alarm_id}",
                                   code=refused.code)
             raise
+        self._tell(row, op, principal)
         if row.case_state == CaseLink.OPENED.value:
             try:
                 self.linker.reflect_due(alarm_id=alarm_id)
             except Exception:  # the step is kept as pending and written by the next scheduled run
                 log.exception("writing alarm %s's step into its case failed", alarm_id)
         return row
+
+    def _tell(self, row: AlarmRow, op: Operation, principal: Principal) -> None:
+        for listener in self.listeners:
+            try:
+                listener(row, op, principal.username, principal.user_id or None)
+            except Exception:  # e.g. linkage unreachable: the plan's own escalation and retries still run
+                log.exception("alarm %s: a listener of %s failed", row.id, op.value)
 
     def _operate_once(self, principal: Principal, alarm_id: int, op: Operation, note: str, version: int | None,
                       assignee: int | None) -> AlarmRow:

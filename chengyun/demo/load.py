@@ -60,7 +60,19 @@ def ensure_demo(container: Container, *, seed: int = 2026,
         echo(_summary(district))
     _ensure_reference_data(container)
     _ensure_places(container, seed)
+    _ensure_devices(container, seed, echo)
     return [_ensure_account(container, *spec) for spec in DEMO_USERS]
+
+
+def _ensure_devices(container: Container, seed: int, echo: Callable[[str], object]) -> None:
+    """The demo street's devices (detectors, meters, SOS buttons of elderly residents, hydrants …), once."""
+    import numpy as np
+
+    from chengyun.devices.demo import seed_demo_devices
+
+    created = seed_demo_devices(container, np.random.default_rng(seed))
+    if created:
+        echo(f"{created} demo devices installed")
 
 
 DEMO_DUTY_LIST = "routing/data/demo_duty_list.csv"

@@ -45,7 +45,7 @@ def gateway_of(app: FastAPI) -> Gateway:
     with _BUILD:
         gateway = getattr(app.state, "ingest_gateway", None)
         if gateway is None:
-            gateway = app.state.ingest_gateway = build_gateway(app.state.container)
+            gateway = app.state.ingest_gateway = app.state.container.ingest_gateway()
         return gateway
 
 

@@ -120,7 +120,8 @@ def _local(moment: datetime, tz: Any) -> str:
 def simulate_devices(
     count: Annotated[int, typer.Option(help="How many devices to simulate")] = 100,
     rate: Annotated[float, typer.Option(help="Messages per second, all devices together")] = 50.0,
-    broker: Annotated[str, typer.Option(help="mqtt://host:port; empty: CHENGYUN_MQTT_URL, else in-process")] = "",
+    broker: Annotated[str, typer.Option(help="mqtt://host:port, or http://host:port of a running Chengyun (its"
+                                             " HTTP ingest); empty: CHENGYUN_MQTT_URL, else in-process")] = "",
     scenario: Annotated[str, typer.Option(help="gas_leak|smoke|elderly_inactivity|sos|hydrant_low_pressure|"
                                                "water_intrusion|ebike_hot_spot|offline")] = "",
     device: Annotated[str, typer.Option(help="The device of the scenario (default: a random fitting one)")] = "",
@@ -172,6 +173,10 @@ def _said(at: float, scenario: str, device_id: str) -> None:
 
 
 def _publisher(container: Any, url: str) -> tuple[Any, str]:
+    if url.startswith(("http://", "https://")):
+        from chengyun.ingest.simulator import HttpPublisher
+
+        return HttpPublisher(url), url
     if url:
         from chengyun.adapters.mqtt_publish import MqttPublisher
 

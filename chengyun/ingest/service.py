@@ -13,6 +13,7 @@ from chengyun.ingest.model import WINDOW_SIZE
 from chengyun.ingest.pipeline import Engine, Pipeline, TransitionSink
 from chengyun.ingest.repository import QuarantineStore
 from chengyun.ingest.simulator import SimDevice
+from chengyun.iot import restore_engine
 
 if TYPE_CHECKING:
     from chengyun.bootstrap import Container
@@ -24,10 +25,11 @@ def default_engine(container: Container) -> RuleEngine:
 
 
 def alarm_sink(container: Container) -> TransitionSink:
-    """Transitions stored by the alarm service in one transaction per batch (places from the device directory)."""
+    """Transitions stored by the alarm service in one transaction per batch (places from the device directory),
+    then the linkage plans started or closed and the cases opened (the container's responder)."""
 
     def apply(transitions: list[Transition]) -> None:
-        container.alarms.apply(transitions, container.devices.directory().facts)
+        container.responder(transitions)
 
     return apply
 
@@ -36,7 +38,10 @@ def make_pipeline(container: Container, *, worker_id: str = "w1", engine: Engine
                   sink: TransitionSink | None = None, window: int = WINDOW_SIZE) -> Pipeline:
     """A pipeline over the container's devices and alarms; `engine` and `sink` replace the defaults (the
     composition root passes a sink that also starts the linkage plans)."""
-    return Pipeline(container.devices.directory(), read_message, engine or default_engine(container),
+    if engine is None:
+        engine = default_engine(container)
+        restore_engine(container, engine)  # devices' clocks from their last-seen times; active alarms can clear
+    return Pipeline(container.devices.directory(), read_message, engine,
                     sink or alarm_sink(container), mark_seen=container.devices.mark_seen,
                     quarantine=QuarantineStore(container.engine).add, worker_id=worker_id, window=window)
 
