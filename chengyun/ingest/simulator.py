@@ -21,6 +21,7 @@ from chengyun.errors import Invalid
 from chengyun.ingest.model import device_topic
 
 RAMP_S = {"gas_leak": 20.0, "hydrant_low_pressure": 30.0, "ebike_hot_spot": 12.0}  # time to reach the alarm level
+ALARM_REPORT_S = 5.0  # a device in a scenario reports this often, besides its turn (detectors in alarm report fast)
 SCENARIO_HOLD_S = 900.0  # a scenario's device returns to normal after this long (offline: comes back)
 
 
@@ -80,6 +81,7 @@ class _State:
     door_open: bool = False
     scenario: Scenario | None = None
     since: float = 0.0
+    reported: float = 0.0  # when a device in a scenario last reported on top of its turn
 
 
 @dataclass
@@ -91,10 +93,12 @@ class Simulator:
     heartbeat_share: float = 0.1
     boot: str = field(default_factory=lambda: format(int(time.time() * 1000), "x"))  # msg ids unique per run
     hold_s: float = SCENARIO_HOLD_S
+    alarm_report_s: float = ALARM_REPORT_S
     _states: dict[str, _State] = field(init=False, default_factory=dict)
     _order: list[int] = field(init=False, default_factory=list)
     _next: int = field(init=False, default=0)
     _by_id: dict[str, SimDevice] = field(init=False, default_factory=dict)
+    _in_scenario: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.devices:
@@ -123,7 +127,8 @@ class Simulator:
                 raise Invalid("simulate.no_device_for_scenario", scenario=scenario.value, type=wanted or "-")
             device = self.rng.choice(fitting)
         state = self._states[device.device_id]
-        state.scenario, state.since = scenario, now
+        state.scenario, state.since, state.reported = scenario, now, now
+        self._in_scenario.add(device.device_id)
         return device
 
     def inject_random(self, now: float) -> tuple[Scenario, SimDevice] | None:
@@ -141,8 +146,9 @@ class Simulator:
     # --- messages ------------------------------------------------------------------------------------
 
     def next_messages(self, now: float, n: int) -> list[tuple[str, bytes]]:
-        """The next `n` messages at time `now` (offline devices are skipped, so fewer may come back)."""
-        out: list[tuple[str, bytes]] = []
+        """The next `n` messages at time `now` (offline devices are skipped, so fewer may come back), plus a report
+        from each device in a scenario that has not reported for `alarm_report_s`."""
+        out = self._scenario_reports(now)
         count = len(self.devices)
         for _ in range(n):
             device = self.devices[self._order[self._next]]
@@ -150,6 +156,19 @@ class Simulator:
             message = self.message(device, now)
             if message is not None:
                 out.append(message)
+        return out
+
+    def _scenario_reports(self, now: float) -> list[tuple[str, bytes]]:
+        out: list[tuple[str, bytes]] = []
+        for device_id in list(self._in_scenario):
+            state = self._states[device_id]
+            if state.scenario is None:
+                self._in_scenario.discard(device_id)
+            elif now - state.reported >= self.alarm_report_s:
+                state.reported = now
+                message = self.message(self._by_id[device_id], now)
+                if message is not None:
+                    out.append(message)
         return out
 
     def message(self, device: SimDevice, now: float) -> tuple[str, bytes] | None:
@@ -262,7 +281,7 @@ def run(simulator: Simulator, publisher: Publisher, *, rate: float, stop: thread
     """Publish at `rate` messages/s until `stop` is set or `duration_s` passed; random scenarios if asked."""
     report = RunReport()
     start = clock()
-    due = 0.0
+    paced = 0  # round-robin messages asked for (scenario reports and offline gaps make `sent` differ)
     while not stop.is_set():
         now = clock()
         if duration_s is not None and now - start >= duration_s:
@@ -273,11 +292,13 @@ def run(simulator: Simulator, publisher: Publisher, *, rate: float, stop: thread
                 report.scenarios.append((now, drawn[0], drawn[1].device_id))
                 if on_scenario is not None:
                     on_scenario(now, *drawn)
-        due = min(int(rate * (now - start) - report.sent), max(1, int(rate)))  # at most a second behind
+        due = min(int(rate * (now - start) - paced), max(1, int(rate)))  # at most a second behind
         if due >= 1:
-            for topic, payload in simulator.next_messages(now, due):
+            messages = simulator.next_messages(now, due)
+            for topic, payload in messages:
                 publisher.publish(topic, payload)
-            report.sent += due
+            paced += due
+            report.sent += len(messages)
             publisher.flush()
         stop.wait(step_s)
     publisher.flush()

@@ -20,9 +20,14 @@ from chengyun.areas.tables import AreaRow
 from chengyun.auth.model import Role
 from chengyun.auth.tables import UserRow
 from chengyun.linkage.channels import UnitSelector
+from chengyun.linkage.model import Contact
 from chengyun.linkage.resolve import Person
-from chengyun.org.tables import UnitRow
+from chengyun.org.tables import PersonRow, UnitRow
 
+ROSTER_KINDS = ("grid_worker", "microgrid_worker")  # org roster people who answer for the ground
+ROSTER_UNIT_KINDS = {"community": ("community_committee",), "street": ("street_office",)}
+ROSTER_RELATION = {"grid_worker": "网格员", "microgrid_worker": "微网格员"}
+MAX_ROSTER = 5  # at most this many roster people per party get an SMS
 STAFF_ROLES = (Role.ADMIN.value, Role.OPERATOR.value, Role.HANDLER.value, Role.GRID_WORKER.value)
 CACHE_S = 30.0
 MAX_CACHED = 10_000
@@ -37,8 +42,10 @@ def prefixes(area_path: str) -> list[str]:
 class SqlDirectory:
     """Users with their roles, units and scopes, as linkage needs them."""
 
-    def __init__(self, engine: Engine, *, cache_s: float = CACHE_S) -> None:
+    def __init__(self, engine: Engine, *, cache_s: float = CACHE_S,
+                 decrypt: Callable[[str], str] | None = None) -> None:
         self._engine = engine
+        self._decrypt = decrypt  # the vault's, for roster phones; None: the roster is not used
         self._cache_s = cache_s
         self._cache: dict[tuple[object, ...], tuple[float, Any]] = {}
         self._lock = threading.Lock()
@@ -80,6 +87,33 @@ class SqlDirectory:
     def area_name(self, area_path: str) -> str:
         """The name of the community containing the area (else the deepest named area), for messages."""
         return str(self._cached(("name", area_path), lambda: self._area_name(area_path)))
+
+    def field_staff(self, area_path: str, party: str) -> list[Contact]:
+        """Roster people with phones answering for `party` at the place (see `resolve.Directory`)."""
+        if self._decrypt is None:
+            return []
+        found: list[Contact] = self._cached(("roster", area_path, party),
+                                            lambda: self._field_staff(area_path, party))
+        return list(found)
+
+    def _field_staff(self, area_path: str, party: str) -> list[Contact]:
+        areas = {r.code: r for r in self._rows(select(AreaRow.code, AreaRow.path, AreaRow.level)
+                                               .where(AreaRow.path.in_(prefixes(area_path))))}
+        people = select(PersonRow.name, PersonRow.kind, PersonRow.phone_encrypted, PersonRow.area_code).where(
+            PersonRow.phone_encrypted.is_not(None))
+        if party == "grid_worker":
+            rows = self._rows(people.where(PersonRow.kind.in_(ROSTER_KINDS), PersonRow.area_code.in_(areas)))
+            deepest = max((len(areas[r.area_code].path) for r in rows), default=0)
+            rows = [r for r in rows if len(areas[r.area_code].path) == deepest]
+        else:
+            level_areas = [code for code, r in areas.items() if r.level == party]
+            units = select(UnitRow.id).where(UnitRow.area_code.in_(level_areas),
+                                             UnitRow.kind.in_(ROSTER_UNIT_KINDS.get(party, ())))
+            rows = list(self._rows(people.where(PersonRow.unit_id.in_(units)).order_by(PersonRow.id)))
+        decrypt = self._decrypt
+        assert decrypt is not None
+        return [Contact(r.name, decrypt(r.phone_encrypted), None, ROSTER_RELATION.get(r.kind, ""))
+                for r in rows[:MAX_ROSTER]]
 
     def _grid_workers(self, area_path: str) -> list[Person]:
         stmt = (select(UserRow.id, UserRow.display_name, AreaRow.path)

@@ -16,6 +16,7 @@ from chengyun.linkage.model import AlarmFacts, Contact, Recipient, RecipientKind
 from chengyun.shared.privacy import mask_phone
 
 ContactsOf = Callable[[str], Sequence[Contact]]
+ROSTER_PARTIES = frozenset({RecipientKind.GRID_WORKER, RecipientKind.COMMUNITY, RecipientKind.STREET})
 DEFAULT_UNITS = {"center": UnitSelector(("operations_center",)), "community": UnitSelector(("community_committee",)),
                  "street": UnitSelector(("street_office",)), "district": UnitSelector(("operations_center",))}
 
@@ -46,6 +47,11 @@ class Directory(Protocol):
 
     def area_name(self, area_path: str) -> str:
         """A readable name for the place's area in messages (its community), or empty."""
+        ...
+
+    def field_staff(self, area_path: str, party: str) -> list[Contact]:
+        """People on the org roster (no sign-in needed) answering for `party` at the device's place, with their
+        phones: the grid and microgrid workers of the nearest grid, or staff of the community/street unit."""
         ...
 
 
@@ -87,6 +93,8 @@ def resolve(recipient: Recipient, alarm: AlarmFacts, directory: Directory, conta
     else:
         people = _people(kind, alarm.area_path, directory, channels) if alarm.area_path else []
         found = [_in_app(recipient, p) for p in people]
+        if alarm.area_path and kind in ROSTER_PARTIES:  # the people on the ground by SMS, app or not
+            found += _family(recipient, directory.field_staff(alarm.area_path, kind.value))
         found += _endpoints(recipient, channels.groups.get(kind.value, ()))
     return found or [Target(kind, recipient.name, recipient.code, ChannelKind.NONE, recipient.confirm,
                             f"none:{recipient.code}")]

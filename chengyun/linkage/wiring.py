@@ -78,6 +78,7 @@ def build_linkage(container: Container, *, contacts: ContactsOf | None = None, h
     hub = hub or LiveHub()
     return LinkageService(
         sessions=container.sessions, clock=clock or container.clock, vault=container.vault,
-        plans=plans_from(settings.linkage_plans), channels=channels, directory=SqlDirectory(container.engine),
+        plans=plans_from(settings.linkage_plans), channels=channels,
+        directory=SqlDirectory(container.engine, decrypt=container.vault.decrypt),
         notifier=notifier or build_notifier(channels, hub), hub=hub, ack_key=token_key(settings.secret_key),
         contacts=contacts or no_contacts, locale=settings.default_locale, timezone=settings.timezone)

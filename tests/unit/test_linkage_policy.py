@@ -151,6 +151,7 @@ class FakeDirectory:
     grid: list[Person] = field(default_factory=list)
     units: dict[str, list[Person]] = field(default_factory=dict)
     ops: list[Person] = field(default_factory=list)
+    roster: dict[str, list[Contact]] = field(default_factory=dict)
     asked: list[tuple[str, str]] = field(default_factory=list)
 
     def grid_workers(self, area_path: str) -> list[Person]:
@@ -167,6 +168,10 @@ class FakeDirectory:
 
     def area_name(self, area_path: str) -> str:
         return "怡湖社区"
+
+    def field_staff(self, area_path: str, party: str) -> list[Contact]:
+        self.asked.append(("roster", party))
+        return self.roster.get(party, [])
 
 
 ALARM = AlarmFacts(9, "gas_leak", "critical", "gas-001", T0, "510113002001001", PATH, "怡湖苑3栋2单元301")
@@ -231,3 +236,12 @@ def test_a_message_says_what_where_when_what_to_confirm_and_what_to_do() -> None
     assert linked.text.endswith("点击确认：https://cy.example.cn/ack/1.2.x")
     assert linked.markdown.endswith("[点击确认](https://cy.example.cn/ack/1.2.x)")
     assert with_link(message, None, "zh-CN") == message
+
+
+def test_roster_grid_workers_get_an_sms_beside_the_app_and_a_person_is_notified_once() -> None:
+    roster = [Contact("李微格", "13800001111", None, "微网格员"), Contact("李微格", "13800001111", None, "微网格员")]
+    directory = FakeDirectory(grid=[Person(5, "网格员小王")], roster={"grid_worker": roster})
+    grid = [t for t in resolve_tier(GAS.tiers[0], ALARM, directory, lambda _: [], CHANNELS) if t.kind.value == "grid_worker"]
+    assert [(t.channel.value, t.label) for t in grid] == [("in_app", "网格员小王"),
+                                                          ("sms", "李微格（微网格员） 138****1111")]
+    assert ("roster", "grid_worker") in directory.asked
