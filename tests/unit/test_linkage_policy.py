@@ -241,7 +241,8 @@ def test_a_message_says_what_where_when_what_to_confirm_and_what_to_do() -> None
 def test_roster_grid_workers_get_an_sms_beside_the_app_and_a_person_is_notified_once() -> None:
     roster = [Contact("李微格", "13800001111", None, "微网格员"), Contact("李微格", "13800001111", None, "微网格员")]
     directory = FakeDirectory(grid=[Person(5, "网格员小王")], roster={"grid_worker": roster})
-    grid = [t for t in resolve_tier(GAS.tiers[0], ALARM, directory, lambda _: [], CHANNELS) if t.kind.value == "grid_worker"]
+    targets = resolve_tier(GAS.tiers[0], ALARM, directory, lambda _: [], CHANNELS)
+    grid = [t for t in targets if t.kind.value == "grid_worker"]
     assert [(t.channel.value, t.label) for t in grid] == [("in_app", "网格员小王"),
                                                           ("sms", "李微格（微网格员） 138****1111")]
     assert ("roster", "grid_worker") in directory.asked
