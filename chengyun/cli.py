@@ -270,6 +270,7 @@ def _serve(container: Container, *, live_seed: int | None = None) -> None:
     from chengyun.web.app import create_app
 
     settings = container.settings
+    app = create_app(container)
     tickers = []
     if settings.sweep_interval_s:
         tickers.append(Ticker(container.run_jobs, settings.sweep_interval_s, "jobs"))
@@ -277,7 +278,8 @@ def _serve(container: Container, *, live_seed: int | None = None) -> None:
     if live_seed is not None:
         tickers.append(Ticker(LiveSimulator(container, seed=live_seed).tick, LIVE_TICK_S, "demo-simulator"))
         if not settings.mqtt_url:  # no broker: the demo's devices talk to the in-process gateway
-            tickers.append(Ticker(LiveDevices(container, seed=live_seed).tick, DEVICES_TICK_S, "demo-devices"))
+            app.state.demo_devices = LiveDevices(container, seed=live_seed)  # also the alarm page's drill
+            tickers.append(Ticker(app.state.demo_devices.tick, DEVICES_TICK_S, "demo-devices"))
     for ticker in tickers:
         ticker.start()
     try:
@@ -285,7 +287,7 @@ def _serve(container: Container, *, live_seed: int | None = None) -> None:
             _serve_workers(settings)
         else:
             # open big-screen streams (server-sent events) never finish by themselves: end them after 5 s
-            uvicorn.run(create_app(container), host=settings.host, port=settings.port, log_level="info",
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
                         timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     finally:
         for ticker in tickers:

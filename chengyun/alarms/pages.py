@@ -14,6 +14,7 @@ from chengyun.alarms.signals import Severity
 from chengyun.alarms.tables import AlarmRow
 from chengyun.auth.model import Principal
 from chengyun.bootstrap import Container
+from chengyun.demo.drill import DRILL_ROLES, SCENARIOS, drill_available
 from chengyun.errors import Invalid
 from chengyun.web.deps import AppContainer, CurrentPrincipal, get_locale
 from chengyun.web.templating import render
@@ -59,7 +60,8 @@ def alarm_list(request: Request, principal: CurrentPrincipal, container: AppCont
     locale = get_locale(request)
     context = {"view": view, "views": list(VIEWS), "severity": severity, "severities": [s.value for s in Severity],
                "place": place, "alarms": [_view(container, principal, r, locale) for r in rows], "total": total,
-               "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "counts": container.alarms.counts(principal)}
+               "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "counts": container.alarms.counts(principal),
+               "drill": SCENARIOS if drill_available(request) and principal.role in DRILL_ROLES else ()}
     return render(request, "alarms.html", context)
 
 

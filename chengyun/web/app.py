@@ -27,6 +27,7 @@ from chengyun.cases import attachments_api, kpi_api, kpi_pages
 from chengyun.cases import pages as cases_pages
 from chengyun.categories import api as categories_api
 from chengyun.config import load_settings
+from chengyun.demo import drill as demo_drill
 from chengyun.devices import api as devices_api
 from chengyun.ingest import api as ingest_api
 from chengyun.intake import api as intake_api
@@ -74,7 +75,7 @@ def create_app(container: Container) -> FastAPI:
     routers = (ingest_api, open311_api, triage_api, intake_api, cases_api, auth_api, areas_api, org_api, audit_api,
                categories_api, kpi_api, attachments_api, duty_api, webhooks_api, auth_pages, areas_pages,
                cases_pages, review_pages, kpi_pages, hot_pages, screen_pages, screen_api, home, public_intake_api,
-               places_api, patrol_api, phone_pages, devices_api, alarms_api, alarms_pages,
+               places_api, patrol_api, phone_pages, devices_api, alarms_api, alarms_pages, demo_drill,
                linkage_api, linkage_pages)
     for module in routers:
         app.include_router(module.router)

@@ -7,17 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from chengyun.alarms.tables import AlarmRow
 from chengyun.bootstrap import Container, bootstrap
 from chengyun.config import Settings
+from chengyun.demo.devices_live import LiveDevices
 from chengyun.demo.load import ensure_demo
 from chengyun.ingest.service import demo_sim_devices
 from chengyun.ingest.simulator import Scenario, Simulator
 from chengyun.intake.tables import ReportRow
 from chengyun.linkage.tables import LinkageRunRow, NotificationRow
 from chengyun.shared.clock import FixedClock
+from chengyun.web.app import create_app
 
 TIER0 = {"family", "grid_worker", "community", "center", "liaison"}
 
@@ -26,7 +29,8 @@ TIER0 = {"family", "grid_worker", "community", "center", "liaison"}
 def street(settings: Settings, engine: Engine) -> tuple[Container, FixedClock]:
     clock = FixedClock(datetime.now(UTC).replace(microsecond=0))
     container = bootstrap(settings, clock=clock, engine=engine)
-    ensure_demo(container, echo=lambda _: None)
+    container.passwords = {a.username: a.password  # type: ignore[attr-defined]
+                           for a in ensure_demo(container, echo=lambda _: None)}
     return container, clock
 
 
@@ -114,3 +118,32 @@ def test_a_cleared_leak_closes_its_plan_and_a_restarted_engine_still_clears_it(
         run_state = conn.execute(select(LinkageRunRow.state).where(LinkageRunRow.alarm_id == alarm.id)).scalar_one()
     assert not alarm.active and alarm.cleared_at is not None
     assert run_state == "closed"
+
+
+def test_an_operator_starts_a_gas_leak_drill_from_the_alarm_page_of_the_served_demo(
+        street: tuple[Container, FixedClock]) -> None:
+    container, clock = street
+    app = create_app(container)
+    client = TestClient(app)
+    passwords = container.passwords  # type: ignore[attr-defined]
+    login = client.post("/api/auth/login", json={"username": "operator", "password": passwords["operator"]})
+    csrf = login.json()["csrf_token"]
+    assert 'data-testid="drill"' not in client.get("/alarms").text  # not a demo server: no drill offered
+    refused = client.post("/demo/drill", data={"scenario": "gas_leak", "csrf_token": csrf}, follow_redirects=False)
+    assert refused.status_code == 409
+    moments = iter(clock.now().timestamp() + 5 * i for i in range(100))
+    app.state.demo_devices = live = LiveDevices(container, rate=5, scenarios_per_hour=0, clock=lambda: next(moments))
+    page = client.get("/alarms").text
+    assert 'data-testid="drill"' in page and "燃气泄漏" in page
+    bad = client.post("/demo/drill", data={"scenario": "meteor", "csrf_token": csrf}, follow_redirects=False)
+    assert bad.status_code == 422 and "meteor" in bad.text
+    started = client.post("/demo/drill", data={"scenario": "gas_leak", "csrf_token": csrf}, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == "/alarms"
+    device_id = live.scenarios[-1][2]
+    for _ in range(30):
+        live.tick()
+    with container.engine.connect() as conn:
+        alarm = conn.execute(select(AlarmRow).where(AlarmRow.device_id == device_id,
+                                                    AlarmRow.alarm_type == "gas_leak")).one()
+    assert alarm.active and alarm.case_number
+    assert device_id in client.get("/alarms").text
