@@ -49,8 +49,7 @@ class AlarmResponder:
 
     def respond(self, changes: Sequence[AlarmChange]) -> None:
         """Start the plan of each raised alarm, close the plan of each cleared one, open the cases due."""
-        raised = [c for c in changes if c.kind == "raised"]
-        self._start(raised)
+        self.start_plans(changes)
         for change in changes:
             if change.kind == "cleared":
                 self._quietly("closing the plan of alarm %s", change.alarm_id,
@@ -58,7 +57,9 @@ class AlarmResponder:
         if any(c.opens_case for c in changes):
             self._quietly("opening cases after alarm %s", changes[0].alarm_id, self.container.alarms.open_cases_due)
 
-    def _start(self, raised: Sequence[AlarmChange]) -> None:
+    def start_plans(self, changes: Sequence[AlarmChange]) -> None:
+        """Start the linkage plan of every raised alarm among `changes` (in-app notices go out with the commit)."""
+        raised = [c for c in changes if c.kind == "raised"]
         if not raised:
             return
         with self.container.engine.connect() as conn:
