@@ -25,8 +25,9 @@ from chengyun.linkage.resolve import Person
 from chengyun.org.tables import PersonRow, UnitRow
 
 ROSTER_KINDS = ("grid_worker", "microgrid_worker")  # org roster people who answer for the ground
+ROSTER_STAFF = ("handler", "operator")  # of a unit: its staff, not its volunteers or microgrid workers
 ROSTER_UNIT_KINDS = {"community": ("community_committee",), "street": ("street_office",)}
-ROSTER_RELATION = {"grid_worker": "网格员", "microgrid_worker": "微网格员"}
+ROSTER_RELATION = {"grid_worker": "网格员", "microgrid_worker": "微网格员", "handler": "工作人员", "operator": "值班员"}
 MAX_ROSTER = 5  # at most this many roster people per party get an SMS
 STAFF_ROLES = (Role.ADMIN.value, Role.OPERATOR.value, Role.HANDLER.value, Role.GRID_WORKER.value)
 CACHE_S = 30.0
@@ -101,15 +102,20 @@ class SqlDirectory:
                                                .where(AreaRow.path.in_(prefixes(area_path))))}
         people = select(PersonRow.name, PersonRow.kind, PersonRow.phone_encrypted, PersonRow.area_code).where(
             PersonRow.phone_encrypted.is_not(None))
-        if party == "grid_worker":
-            rows = self._rows(people.where(PersonRow.kind.in_(ROSTER_KINDS), PersonRow.area_code.in_(areas)))
-            deepest = max((len(areas[r.area_code].path) for r in rows), default=0)
-            rows = [r for r in rows if len(areas[r.area_code].path) == deepest]
-        else:
+        if party == "grid_worker":  # the microgrid worker(s) of the nearest microgrid and the grid's worker(s)
+            found = self._rows(people.where(PersonRow.kind.in_(ROSTER_KINDS), PersonRow.area_code.in_(areas))
+                               .order_by(PersonRow.id))
+            rows = []
+            for kind in ROSTER_KINDS:
+                of_kind = [r for r in found if r.kind == kind]
+                deepest = max((len(areas[r.area_code].path) for r in of_kind), default=0)
+                rows += [r for r in of_kind if len(areas[r.area_code].path) == deepest]
+        else:  # the staff of the community committee / street office answering for the place
             level_areas = [code for code, r in areas.items() if r.level == party]
             units = select(UnitRow.id).where(UnitRow.area_code.in_(level_areas),
                                              UnitRow.kind.in_(ROSTER_UNIT_KINDS.get(party, ())))
-            rows = list(self._rows(people.where(PersonRow.unit_id.in_(units)).order_by(PersonRow.id)))
+            rows = list(self._rows(people.where(PersonRow.unit_id.in_(units), PersonRow.kind.in_(ROSTER_STAFF))
+                                   .order_by(PersonRow.id)))
         decrypt = self._decrypt
         assert decrypt is not None
         return [Contact(r.name, decrypt(r.phone_encrypted), None, ROSTER_RELATION.get(r.kind, ""))

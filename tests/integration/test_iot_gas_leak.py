@@ -69,8 +69,10 @@ def test_a_gas_leak_opens_a_case_notifies_every_party_escalates_and_is_traceable
     assert {n.recipient_name for n in notices if n.recipient_kind == "liaison"} >= {"fire", "gas"}
     assert run.first_notified_at is not None and run.place_label
     # the grid and microgrid workers on the roster get an SMS (masked on screens), the center in-app
-    assert any(n.recipient_kind == "grid_worker" and n.channel == "sms" and "****" in n.recipient_label
-               for n in notices)
+    roster = {(n.recipient_kind, n.recipient_label.split("（")[-1].split("）")[0]) for n in notices
+              if n.channel == "sms" and "****" in n.recipient_label}
+    assert {("grid_worker", "微网格员"), ("grid_worker", "网格员")} <= roster
+    assert any(n.recipient_kind == "community" and n.channel == "sms" for n in notices)
     assert any(n.recipient_kind == "center" and n.channel == "in_app" and n.status == "sent" for n in notices)
     family = [n for n in notices if n.recipient_kind == "family"]
     assert family and all("****" in n.recipient_label for n in family)  # phones masked on screens
