@@ -8,8 +8,6 @@ row (the header is row 1), the column and the value; the caller refuses the whol
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -19,7 +17,7 @@ from chengyun.areas.model import ImportProblem
 from chengyun.devices.model import DEVICE_ID
 from chengyun.errors import Invalid
 from chengyun.shared.privacy import normalise_phone
-from chengyun.shared.tabular import TableProblem, xlsx_rows
+from chengyun.shared.tabular import TableProblem, csv_rows, xlsx_rows
 
 FILE, HEADER = "file", "header"
 MAX_ROWS = 100_000
@@ -117,30 +115,19 @@ def parse_devices(data: bytes, filename: str, types: Sequence[str]) -> DevicePar
 
 
 def _csv(data: bytes) -> list[tuple[int, tuple[str, ...]]] | ImportProblem:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return ImportProblem("devices.import.not_utf8", FILE, {"position": exc.start})
-    reader = csv.reader(io.StringIO(text, newline=""))
-    lines = []
-    try:
-        for fields in reader:
-            cells = tuple(f.strip() for f in fields)
-            if any(cells):
-                lines.append((reader.line_num, cells))
-            if len(lines) > MAX_ROWS + 1:
-                return ImportProblem("devices.import.too_many_rows", FILE, {"limit": MAX_ROWS})
-    except csv.Error as exc:
-        return ImportProblem("devices.import.unreadable", FILE, {"row": reader.line_num, "msg": str(exc)[:200]})
-    return lines
+    return _rows_or_problem(csv_rows(data, MAX_ROWS + 1))
 
 
 def _xlsx(data: bytes) -> list[tuple[int, tuple[str, ...]]] | ImportProblem:
-    rows = xlsx_rows(data, MAX_ROWS + 1)
-    if isinstance(rows, TableProblem):
-        params: dict[str, object] = {"limit": MAX_ROWS} if rows.reason == "too_many_rows" else rows.params
-        return ImportProblem(f"devices.import.{rows.reason}", FILE, params)
-    return rows
+    return _rows_or_problem(xlsx_rows(data, MAX_ROWS + 1))
+
+
+def _rows_or_problem(rows: list[tuple[int, tuple[str, ...]]] | TableProblem,
+                     ) -> list[tuple[int, tuple[str, ...]]] | ImportProblem:
+    if not isinstance(rows, TableProblem):
+        return rows
+    params: dict[str, object] = {"limit": MAX_ROWS} if rows.reason == "too_many_rows" else rows.params
+    return ImportProblem(f"devices.import.{rows.reason}", FILE, params)
 
 
 def _columns(header: Sequence[str]) -> dict[str, int] | ImportProblem:

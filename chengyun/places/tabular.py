@@ -6,15 +6,13 @@ refuses the whole file when there is any. Coordinates are converted to WGS84 fro
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from chengyun.areas.model import ImportProblem
 from chengyun.errors import Invalid
 from chengyun.shared.geo import CoordSystem, to_wgs84
-from chengyun.shared.tabular import TableProblem, xlsx_rows
+from chengyun.shared.tabular import TableProblem, csv_rows, xlsx_rows
 
 FILE, HEADER = "file", "header"
 MAX_ROWS = 50_000
@@ -85,30 +83,19 @@ def parse_places(data: bytes, filename: str, compounds: Mapping[str, str],
 
 
 def _csv(data: bytes) -> list[tuple[int, tuple[str, ...]]] | ImportProblem:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return ImportProblem("places.import.not_utf8", FILE, {"position": exc.start})
-    reader = csv.reader(io.StringIO(text, newline=""))
-    lines = []
-    try:
-        for fields in reader:
-            cells = tuple(f.strip() for f in fields)
-            if any(cells):
-                lines.append((reader.line_num, cells))
-            if len(lines) > MAX_ROWS + 1:
-                return ImportProblem("places.import.too_many_rows", FILE, {"limit": MAX_ROWS})
-    except csv.Error as exc:
-        return ImportProblem("places.import.unreadable", FILE, {"row": reader.line_num, "msg": str(exc)[:200]})
-    return lines
+    return _rows_or_problem(csv_rows(data, MAX_ROWS + 1))
 
 
 def _xlsx(data: bytes) -> list[tuple[int, tuple[str, ...]]] | ImportProblem:
-    rows = xlsx_rows(data, MAX_ROWS + 1)
-    if isinstance(rows, TableProblem):
-        params: dict[str, object] = {"limit": MAX_ROWS} if rows.reason == "too_many_rows" else rows.params
-        return ImportProblem(f"places.import.{rows.reason}", FILE, params)
-    return rows
+    return _rows_or_problem(xlsx_rows(data, MAX_ROWS + 1))
+
+
+def _rows_or_problem(rows: list[tuple[int, tuple[str, ...]]] | TableProblem,
+                     ) -> list[tuple[int, tuple[str, ...]]] | ImportProblem:
+    if not isinstance(rows, TableProblem):
+        return rows
+    params: dict[str, object] = {"limit": MAX_ROWS} if rows.reason == "too_many_rows" else rows.params
+    return ImportProblem(f"places.import.{rows.reason}", FILE, params)
 
 
 def _columns(header: Sequence[str]) -> dict[str, int] | ImportProblem:

@@ -1,11 +1,13 @@
-"""Reading the first sheet of an .xlsx upload safely: zip-bomb check, openpyxl, cells as stripped text.
+"""Reading an upload's rows safely: the first sheet of an .xlsx (zip-bomb check, openpyxl) or a UTF-8 CSV, cells as
+stripped text.
 
-Pure (bytes in, rows out). Each import (category catalogue, duty list) turns a `TableProblem` into its own
-translatable problem code, `<domain>.import.<reason>`.
+Pure (bytes in, rows out). Each import (category catalogue, duty list, gazetteer, devices) turns a `TableProblem`
+into its own translatable problem code, `<domain>.import.<reason>`.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import warnings
@@ -19,7 +21,8 @@ Row = tuple[int, tuple[str, ...]]  # spreadsheet row number, stripped cells
 
 @dataclass(frozen=True, slots=True)
 class TableProblem:
-    """Why a whole workbook is unreadable: `not_xlsx` or `too_many_rows`, with message parameters."""
+    """Why a whole file is unreadable: `not_xlsx`, `not_utf8`, `unreadable` (CSV) or `too_many_rows`, with message
+    parameters."""
 
     reason: str
     params: dict[str, object] = field(default_factory=dict)
@@ -38,6 +41,27 @@ def xlsx_rows(data: bytes, max_rows: int) -> list[Row] | TableProblem:
         return _read_sheet(data, max_rows)
     except Exception as exc:  # openpyxl raises many kinds (zip, XML, key, value errors) on a damaged workbook
         return TableProblem("not_xlsx", {"msg": f"{type(exc).__name__}: {exc}"[:200]})
+
+
+def csv_rows(data: bytes, max_rows: int) -> list[Row] | TableProblem:
+    """Every non-blank row of a UTF-8 CSV (a BOM is allowed) with its line number (at most `max_rows`), or why the
+    file is refused."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return TableProblem("not_utf8", {"position": exc.start})
+    reader = csv.reader(io.StringIO(text, newline=""))
+    lines: list[Row] = []
+    try:
+        for fields in reader:
+            cells = tuple(f.strip() for f in fields)
+            if any(cells):
+                lines.append((reader.line_num, cells))
+            if len(lines) > max_rows:
+                return TableProblem("too_many_rows", {"limit": max_rows})
+    except csv.Error as exc:
+        return TableProblem("unreadable", {"row": reader.line_num, "msg": str(exc)[:200]})
+    return lines
 
 
 def _read_sheet(data: bytes, max_rows: int) -> list[Row] | TableProblem:
