@@ -126,6 +126,7 @@ def make_world(container: Container, *, channels: ChannelBook | None = None, not
     service = LinkageService(container.sessions, clock, container.vault, default_plans(),
                              channels or load_channels(CHANNELS), SqlDirectory(container.engine), notifier or fake,
                              hub, token_key(SECRET), contacts=lambda d: FAMILY if d.startswith("dev-") else [])
+    container.linkage = service  # the web layer and the IoT jobs use the world's service (fixed clock, fakes)
     who = {u: container.auth.principal(u) for u, *_ in USERS}
     with container.sessions() as session:
         grid_path = session.scalar(select(AreaRow.path).where(AreaRow.code == GRID)) or ""

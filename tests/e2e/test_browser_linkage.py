@@ -49,7 +49,7 @@ def test_a_grid_worker_sees_the_alarm_arrive_and_confirms_it_in_one_tap(browser:
     signed_in = page.request.post(f"{base}/api/auth/login", data={"username": "u-gw", "password": PASSWORD})
     assert signed_in.ok
     page.goto(f"{base}/grid")
-    page.add_script_tag(url="/static/notifications.js")
+    assert page.locator("script[src='/static/notifications.js']").count() == 1  # the phone page brings it
     page.wait_for_timeout(300)  # let the stream connect before the alarm (a late connect only starts later)
     world.service.start(world.alarm(7))
     card = page.wait_for_selector("[data-notification]", timeout=WAIT_MS)

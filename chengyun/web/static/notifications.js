@@ -3,7 +3,8 @@
 // staff: <script src="/static/notifications.js" defer></script>. No innerHTML: every text is set as text.
 (function () {
   'use strict';
-  if (!window.EventSource || !document.body) return;
+  if (!window.EventSource || !document.body || window.chengyunNotifications) return;
+  window.chengyunNotifications = true;  // once per page, however often the script is included
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
