@@ -9,8 +9,9 @@ IoT ticker) starts the plan of every active alarm that has none yet and opens th
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, select
@@ -53,7 +54,7 @@ class AlarmResponder:
         for change in changes:
             if change.kind == "cleared":
                 self._quietly("closing the plan of alarm %s", change.alarm_id,
-                              lambda c=change: self.container.linkage.close(c.alarm_id, "cleared"))
+                              partial(self.container.linkage.close, change.alarm_id, "cleared"))
         if any(c.opens_case for c in changes):
             self._quietly("opening cases after alarm %s", changes[0].alarm_id, self.container.alarms.open_cases_due)
 
@@ -67,10 +68,21 @@ class AlarmResponder:
         for change in raised:
             facts = alarm_facts(change, places.get(change.device_id, ""))
             self._quietly("starting the plan of alarm %s", change.alarm_id,
-                          lambda f=facts: self.container.linkage.start(f))
+                          partial(self.container.linkage.start, facts))
 
     def catch_up(self) -> int:
-        """Start the plans of active alarms that have none (an earlier start failed); the number started."""
+        """Redo what an earlier failure left undone: start the plans of active alarms that have none, close the
+        plans of alarms that have cleared; the number of plans started or closed."""
+        with self.container.engine.connect() as conn:
+            stale = conn.scalars(select(LinkageRunRow.alarm_id).where(
+                LinkageRunRow.state.in_(("active", "acknowledged")),
+                LinkageRunRow.alarm_id.in_(select(AlarmRow.id).where(AlarmRow.active.is_(False))))
+                .limit(CATCH_UP_LIMIT)).all()
+        closed = sum(self._quietly("closing the plan of alarm %s", alarm_id,
+                                   partial(self.container.linkage.close, alarm_id, "cleared")) for alarm_id in stale)
+        return closed + self._start_missing()
+
+    def _start_missing(self) -> int:
         with self.container.engine.connect() as conn:
             missing = conn.execute(
                 select(AlarmRow).where(AlarmRow.active.is_(True),
@@ -80,14 +92,14 @@ class AlarmResponder:
         started = 0
         for row in missing:
             facts = facts_of_row(row, places.get(row.device_id, ""))
-            if self._quietly("starting the plan of alarm %s", row.id, lambda f=facts: self.container.linkage.start(f)):
+            if self._quietly("starting the plan of alarm %s", row.id, partial(self.container.linkage.start, facts)):
                 started += 1
         return started
 
     @staticmethod
-    def _quietly(what: str, alarm_id: int, job: object) -> bool:
+    def _quietly(what: str, alarm_id: int, job: Callable[[], object]) -> bool:
         try:
-            job()  # type: ignore[operator]
+            job()
         except Exception:  # recorded here and redone by catch_up / the scheduled jobs
             log.exception(what, alarm_id)
             return False

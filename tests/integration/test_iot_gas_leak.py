@@ -149,3 +149,31 @@ def test_an_operator_starts_a_gas_leak_drill_from_the_alarm_page_of_the_served_d
                                                     AlarmRow.alarm_type == "gas_leak")).one()
     assert alarm.active and alarm.case_number
     assert device_id in client.get("/alarms").text
+
+
+def test_a_plan_that_failed_to_start_or_to_close_is_redone_by_the_iot_jobs(
+        street: tuple[Container, FixedClock], monkeypatch: pytest.MonkeyPatch) -> None:
+    container, clock = street
+    real_start, real_close = container.linkage.start, container.linkage.close
+
+    def broken(*_: object, **__: object) -> None:
+        raise ConnectionError("linkage store unreachable")
+
+    monkeypatch.setattr(container.linkage, "start", broken)
+    device_id = _leak(container, clock)
+    with container.engine.connect() as conn:
+        alarm_id = conn.execute(select(AlarmRow.id).where(AlarmRow.device_id == device_id,
+                                                          AlarmRow.active)).scalar_one()
+        assert conn.execute(select(LinkageRunRow).where(LinkageRunRow.alarm_id == alarm_id)).first() is None
+    monkeypatch.setattr(container.linkage, "start", real_start)
+    assert container.responder.catch_up() == 1  # the alarm is kept; its plan starts on the next IoT tick
+    monkeypatch.setattr(container.linkage, "close", broken)
+    container.alarms.clear(container.auth.principal("operator"), alarm_id, "误报，已核实")
+    with container.engine.connect() as conn:  # the manual clear's listener failed: the plan is still open
+        assert conn.execute(select(LinkageRunRow.state).where(LinkageRunRow.alarm_id == alarm_id)).scalar_one() \
+            != "closed"
+    monkeypatch.setattr(container.linkage, "close", real_close)
+    container.run_iot_jobs()
+    with container.engine.connect() as conn:
+        state = conn.execute(select(LinkageRunRow.state).where(LinkageRunRow.alarm_id == alarm_id)).scalar_one()
+    assert state == "closed"
