@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from chengyun.bootstrap import Container
 from chengyun.ingest.service import demo_sim_devices
-from chengyun.ingest.simulator import Scenario, Simulator
+from chengyun.ingest.simulator import SCENARIO_TYPE, Scenario, Simulator
 
 DEFAULT_RATE = 20.0  # messages per second, all demo devices together
 DEFAULT_SCENARIOS_PER_HOUR = 4.0
@@ -55,9 +55,17 @@ class LiveDevices:
         sim = self._simulator()
         if sim is None:
             raise LookupError("the demo has no devices")
-        device = sim.inject(scenario, self.clock(), device_id)
+        device = sim.inject(scenario, self.clock(), device_id or self._in_a_cared_for_home(sim, scenario))
         self.scenarios.append((self.clock(), scenario.value, device.device_id))
         return device.device_id
+
+    def _in_a_cared_for_home(self, sim: Simulator, scenario: Scenario) -> str | None:
+        """A fitting device in the home of a resident with family contacts, so a drill shows the whole plan
+        (None: any fitting device)."""
+        wanted, directory = SCENARIO_TYPE[scenario], self.container.devices.directory()
+        homes = [d.device_id for d in sim.devices if (wanted is None or d.type_code == wanted)
+                 and (facts := directory.facts(d.device_id)) is not None and facts.resident_id is not None]
+        return sim.rng.choice(homes) if homes else None
 
     def _simulator(self) -> Simulator | None:
         if self._sim is None:

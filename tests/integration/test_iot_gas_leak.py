@@ -149,6 +149,11 @@ def test_an_operator_starts_a_gas_leak_drill_from_the_alarm_page_of_the_served_d
                                                     AlarmRow.alarm_type == "gas_leak")).one()
     assert alarm.active and alarm.case_number
     assert device_id in client.get("/alarms").text
+    with container.engine.connect() as conn:  # the drill picks a cared-for home: the family is notified too
+        kinds = set(conn.scalars(select(NotificationRow.recipient_kind).join(
+            LinkageRunRow, LinkageRunRow.id == NotificationRow.run_id).where(LinkageRunRow.alarm_id == alarm.id)
+            .where(NotificationRow.channel != "none")))
+    assert kinds >= TIER0
 
 
 def test_a_plan_that_failed_to_start_or_to_close_is_redone_by_the_iot_jobs(
