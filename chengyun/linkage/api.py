@@ -9,7 +9,6 @@ live hub says something arrived; `Last-Event-ID` (or `?after=`) resumes without 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -20,26 +19,16 @@ from starlette.concurrency import run_in_threadpool
 
 from chengyun.linkage.service import LinkageService
 from chengyun.linkage.views import as_json
-from chengyun.linkage.wiring import build_linkage
 from chengyun.web.deps import AppContainer, CurrentPrincipal
 
 router = APIRouter(tags=["linkage"])
 POLL_S = 0.5
 KEEPALIVE_S = 15.0
-_BUILD_LOCK = threading.Lock()
 
 
-def service(request: Request, container: AppContainer) -> LinkageService:
-    """The container's linkage service, or one built for this app on first use."""
-    found = getattr(container, "linkage", None)
-    if isinstance(found, LinkageService):
-        return found
-    state = request.app.state
-    with _BUILD_LOCK:
-        if not isinstance(getattr(state, "linkage", None), LinkageService):
-            state.linkage = build_linkage(container)
-    built: LinkageService = state.linkage
-    return built
+def service(container: AppContainer) -> LinkageService:
+    """The container's linkage service (one per process, built by the composition root)."""
+    return container.linkage
 
 
 Linkage = Annotated[LinkageService, Depends(service)]

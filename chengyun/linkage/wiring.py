@@ -1,7 +1,6 @@
 """Building the linkage service from settings: plan and channel files, the channels, the directory, the hub.
 
-The composition root calls `build_linkage(container, contacts=devices_contacts(container.devices.contacts_of))`;
-until it does, the web layer builds one per app on first use (`linkage.api.service`).
+The composition root calls `build_linkage(container, contacts=devices_contacts(container.devices.contacts_of))`.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ def world(tiny_district: Container) -> World:
 @pytest.fixture
 def base(world: World) -> Iterator[str]:
     app = create_app(world.container)
-    app.state.linkage = world.service
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))

@@ -33,7 +33,6 @@ def world(tiny_district: Container) -> World:
 @pytest.fixture
 def client(world: World) -> TestClient:
     app = create_app(world.container)
-    app.state.linkage = world.service
     return TestClient(app)
 
 
@@ -111,7 +110,6 @@ def test_the_public_ack_page_is_phone_sized_chinese_and_confirms_once(client: Te
 @pytest.fixture
 def served(world: World) -> Iterator[str]:
     app = create_app(world.container)
-    app.state.linkage = world.service
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))
