@@ -15,6 +15,7 @@ DONE_STATES = frozenset({"rejected", "closed", "followed_up", "merged"})
 CASE_CLASSES = ("triage", "green", "yellow", "red", "suspended")
 GAP_PATIENCE_S = 15.0  # an id skipped by a poll is looked for again this long (a transaction committed late)
 MAX_GAPS = 1000
+OFFLINE_SHARE = 5  # a bucket is drawn offline when 1/OFFLINE_SHARE of its devices or more are
 
 
 def case_class(state: str, deadline_level: str | None, handling_due: datetime | None, now: datetime) -> str | None:
@@ -28,6 +29,20 @@ def case_class(state: str, deadline_level: str | None, handling_due: datetime | 
     if deadline_level == "red" or (handling_due is not None and handling_due < now):
         return "red"
     return "yellow" if deadline_level == "yellow" else "green"
+
+
+def bucket_of(path: str, focus_path: str) -> str:
+    """The area an object at `path` is counted under on an aggregated layer: the focus's grandchild on its way
+    (a grid seen from the street, a microgrid from a community), or its own area when that lies higher."""
+    own, depth = path.strip("/").split("/"), len(focus_path.strip("/").split("/"))
+    return own[min(depth + 1, len(own) - 1)]
+
+
+def bucket_class(total: int, alarming: int, offline: int) -> str:
+    """A bucket's colour: `alarm` if any device alarms, `offline` when at least a fifth are offline, else online."""
+    if alarming:
+        return "alarm"
+    return "offline" if offline * OFFLINE_SHARE >= total > 0 else "online"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +78,8 @@ class LayerPoint:
     cls: str
     rank: int = 0  # e.g. an alarm's severity rank: the pulse grows with it
     link: str | None = None
+    count: int = 0  # a bucket of `count` objects (an area's devices) rather than one object; `id` is the area
+    tally: tuple[tuple[str, int], ...] = ()  # a bucket's objects by class, e.g. (("alarm", 2), ("offline", 31))
 
 
 @dataclass(frozen=True, slots=True)

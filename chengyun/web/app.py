@@ -45,6 +45,7 @@ from chengyun.screen import pages as screen_pages
 from chengyun.triage import api as triage_api
 from chengyun.triage import pages as hot_pages
 from chengyun.web import home
+from chengyun.web.compress import CompressLarge
 from chengyun.web.errors import install_error_handlers
 from chengyun.web.templating import make_templates
 
@@ -69,6 +70,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.templates = make_templates(container.settings.tz)
     install_error_handlers(app)
+    app.add_middleware(CompressLarge)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # the busiest machine paths first: a request is matched against the routes in this order
     # (triage before intake: its /api/reports/similar must not be read as a report token)

@@ -55,6 +55,18 @@ def iot(settings: Settings, engine: Any) -> Container:
     return c
 
 
+def signed_in(c: Container) -> TestClient:
+    """The screen's API over HTTP, signed in as the street operator."""
+    app = FastAPI()
+    app.state.container = c
+    install_error_handlers(app)
+    for module in (auth_api, screen_api):
+        app.include_router(module.router)
+    client = TestClient(app)
+    assert client.post("/api/auth/login", json={"username": "op1", "password": PASSWORD}).status_code == 200
+    return client
+
+
 def count(c: Container, sql: str, **params: Any) -> int:
     with c.engine.connect() as conn:
         return int(conn.execute(text(sql), params).scalar_one())
@@ -115,13 +127,7 @@ def test_severity_ranks_grow_with_severity() -> None:
 
 
 def test_http_layers_and_feed_name_alarm_and_device_types(iot: Container) -> None:
-    app = FastAPI()
-    app.state.container = iot
-    install_error_handlers(app)
-    for module in (auth_api, screen_api):
-        app.include_router(module.router)
-    client = TestClient(app)
-    assert client.post("/api/auth/login", json={"username": "op1", "password": PASSWORD}).status_code == 200
+    client = signed_in(iot)
     alarms = client.get("/api/screen/layers/alarms").json()["points"]
     assert {(row[3], row[4], row[5]) for row in alarms} == {("燃气泄漏", "critical", 4), ("烟雾报警", "major", 3)}
     devices = client.get("/api/screen/layers/devices", params={"lang": "en"}).json()["points"]
@@ -131,3 +137,24 @@ def test_http_layers_and_feed_name_alarm_and_device_types(iot: Container) -> Non
     assert (gas["title"], gas["action_label"], gas["state_label"]) == ("燃气泄漏", "产生告警", "紧急")
     assert gas["link"] == f"/alarms/{gas['point_id']}" and gas["layer"] == "alarms" and gas["cls"] == "critical"
     assert gas["lon"] == pytest.approx(104.0031) and gas["community"] == "怡湖社区"
+
+
+def test_above_the_detail_limit_devices_are_drawn_as_one_bucket_per_grid(iot: Container,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("chengyun.screen.iot.MAX_DEVICES", 2)  # the demo limit is 5,000; three devices exceed 2
+    op = iot.auth.principal("op1")
+    buckets = {p.id: p for p in iot.screen.layer(op, iot.screen.focus(op), "devices")}
+    assert set(buckets) == {YIHU_GRID, SJN_GRID}  # the street's grandchildren that hold devices
+    for code, bucket in buckets.items():
+        inside = count(iot, "SELECT COUNT(*) FROM devices WHERE active = :yes AND area_path LIKE :p", yes=True,
+                       p=path_of(iot, code) + "%")
+        centre = iot.areas.get(op, code)
+        assert bucket.count == inside and (bucket.lon, bucket.lat) == (centre.center_lon, centre.center_lat)
+    assert dict(buckets[YIHU_GRID].tally) == {"alarm": 1, "offline": 1} and buckets[YIHU_GRID].cls == "alarm"
+    assert sum(b.count for b in buckets.values()) == count(iot, "SELECT COUNT(*) FROM devices WHERE active = :yes",
+                                                           yes=True)
+    client = signed_in(iot)
+    body = client.get("/api/screen/layers/devices").json()
+    assert body["aggregated"] is True and body["total"] == 3
+    yihu = next(row for row in body["points"] if row[2] == YIHU_GRID)
+    assert yihu[7] == 2 and yihu[3].endswith("2 台（告警 1 · 离线 1）") and yihu[4] == "alarm"

@@ -16,7 +16,17 @@ from chengyun.auth.model import Principal, Role
 from chengyun.cases.kpis import GroupBy, KpiCounts, KpiQuery, report
 from chengyun.errors import Invalid
 from chengyun.i18n import catalogue
-from chengyun.screen.model import CASE_CLASSES, Cursor, Event, GapTracker, Intake, Trend, case_class
+from chengyun.screen.model import (
+    CASE_CLASSES,
+    Cursor,
+    Event,
+    GapTracker,
+    Intake,
+    Trend,
+    bucket_class,
+    bucket_of,
+    case_class,
+)
 from chengyun.screen.panels import LAYERS, PANELS, TOP_CLASSES, Kind, Slot, layer, panel
 from chengyun.screen.service import Focus, ScreenService
 from chengyun.screen.sources import SOURCES, TAILS
@@ -177,3 +187,26 @@ def test_the_descriptions_and_the_model_are_pure() -> None:
             "print(','.join(m for m in ('sqlalchemy', 'fastapi', 'starlette', 'httpx2') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_a_bucket_is_the_focus_grandchild_on_the_objects_way_or_its_own_higher_area() -> None:
+    street = "/510113/510113002/"
+    assert bucket_of("/510113/510113002/510113002001/510113002001001/510113002001001002/", street) == \
+        "510113002001001"  # a microgrid's device counts under its grid, seen from the street
+    assert bucket_of("/510113/510113002/510113002001/", street) == "510113002001"  # bound to a community only
+    community = street + "510113002001/"
+    assert bucket_of("/510113/510113002/510113002001/510113002001001/510113002001001002/", community) == \
+        "510113002001001002"
+
+
+@given(st.integers(0, 500), st.integers(0, 500), st.integers(0, 500))
+def test_a_bucket_alarms_if_any_device_does_and_is_offline_from_a_fifth(alarming: int, offline: int,
+                                                                         online: int) -> None:
+    total = alarming + offline + online
+    cls = bucket_class(total, alarming, offline)
+    if alarming:
+        assert cls == "alarm"
+    elif total and offline / total >= 0.2:
+        assert cls == "offline"
+    else:
+        assert cls == "online"

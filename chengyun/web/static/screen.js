@@ -239,7 +239,7 @@
     var large = rows.length > 3000;
     return {
       id: "layer-" + lay.id, name: lay.title, type: lay.pulse ? "effectScatter" : "scatter", coordinateSystem: "geo",
-      symbol: lay.symbol, symbolSize: function (v) { return lay.size + (lay.pulse ? v[5] * 3 : 0); },
+      symbol: lay.symbol, symbolSize: function (v) { return v[7] ? bucketSize(v[7]) : lay.size + (lay.pulse ? v[5] * 3 : 0); },
       large: large && !lay.pulse, largeThreshold: 3000, zlevel: 2, progressive: 4000,
       rippleEffect: lay.pulse ? { brushType: "stroke", scale: 4, period: 2.5, number: 3 } : undefined,
       itemStyle: { color: function (p) { return lay.palette[p.data[4]] || "#fff"; }, opacity: 0.92,
@@ -248,6 +248,9 @@
       data: rows
     };
   }
+  // a bucket (an area's devices counted as one point) grows with the square root of its count
+  function bucketSize(count) { return Math.min(36, 8 + Math.sqrt(count) * 0.5); }
+  function layerTotal(rows) { return rows.reduce(function (n, r) { return n + (r[7] || 1); }, 0); }
   function drawMap() {
     var m = state.mapData;
     if (!m) { return; }
@@ -294,6 +297,8 @@
   function onMapClick(p) {
     if (p.componentType === "geo" && state.mapData.drillable && p.name && p.name !== state.focus.code) {
       setFocus(p.name, true);
+    } else if (p.componentType === "series" && p.data && p.data[7]) {
+      setFocus(p.data[2], true);  // a bucket: drill into its area, where its devices are drawn one by one
     } else if (p.componentType === "series" && p.data) {
       var lay = C.layers.filter(function (l) { return "layer-" + l.id === p.seriesId; })[0];
       var link = p.data[6] || (lay && lay.link ? lay.link.replace("{id}", encodeURIComponent(p.data[2])) : null);
@@ -304,7 +309,7 @@
     if (!state.map) { return; }
     state.map.setOption({ series: [layerSeries(lay)] });
     var count = document.querySelector("[data-layer-count='" + lay.id + "']");
-    if (count) { count.textContent = String((state.layers[lay.id] || []).length); }
+    if (count) { count.textContent = String(layerTotal(state.layers[lay.id] || [])); }
   }
   function loadLayer(lay) {
     var focus = state.focus.code;
