@@ -1,12 +1,15 @@
 """Big-screen render time: the demo street's /screen in headless Chromium at 1920×1080 with N open cases.
 
-Run: .venv/bin/python bench/bench_screen.py [--cases 10000] [--scale 1000,10000] [--loads 5] [--postgres URL]
+Run: .venv/bin/python bench/bench_screen.py [--cases 10000] [--devices 100000] [--scale 1000,10000] [--loads 5]
+     [--postgres URL]
 Builds the demo street (areas, units, people, compounds) in a fresh database, adds a month of closed history
 (3,000 cases, so every KPI has a cohort) and N open cases spread over the street's microgrids — bulk inserted, states
 and deadline colours mixed — refreshes the KPI rollup, serves the app with uvicorn, signs in as the street operator
 and loads /screen `--loads` times. The figure is the page's own `performance.now()` when every panel, the map and
 the layers are drawn (body[data-ready=1]): navigation start → ready, in the browser. Also printed: the server time
-of each API call the page makes, and the size of the case layer. Device counts come with the IoT layers.
+of each API call the page makes, and the size of the case layer. With `--devices N` the street also holds N devices
+(statuses mixed, 40 of them alarming) and the page is loaded with every layer on, devices included
+(`/screen?layers=…`): above 5,000 devices in the focus the device layer is drawn as one bucket per grid.
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ import httpx2 as httpx
 import uvicorn
 from sqlalchemy import delete, func, insert, select, text
 
+from chengyun.alarms.signals import Change, Severity, Transition
 from chengyun.areas.tables import AreaRow
 from chengyun.bootstrap import Container, bootstrap
 from chengyun.cases.tables import CaseRow
 from chengyun.config import Settings
 from chengyun.db.engine import make_engine
 from chengyun.demo.load import ensure_demo
+from chengyun.devices.model import DeviceFacts
+from chengyun.devices.tables import DeviceRow
 from chengyun.web.app import create_app
 
 SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -94,6 +100,38 @@ def fill(container: Container, open_cases: int, seed: int = 7) -> None:
     container.refresh_kpis(full=True)
 
 
+DEVICE_TYPES = ["smoke_detector", "gas_detector", "water_meter", "door_sensor", "hydrant_pressure", "sos_button"]
+ALARMING = 40
+
+
+def fill_devices(container: Container, n: int, seed: int = 11) -> None:
+    """Replace the devices by `n` spread over the street's microgrids (a tenth offline) and raise 40 alarms."""
+    now, rng = container.clock.now(), random.Random(seed)
+    with container.sessions.begin() as session:
+        session.execute(text("DELETE FROM alarm_events"))
+        session.execute(text("DELETE FROM alarms"))
+        session.execute(delete(DeviceRow))
+        micro = list(session.execute(select(AreaRow.code, AreaRow.path, AreaRow.center_lon, AreaRow.center_lat)
+                                     .where(AreaRow.level == "microgrid")))
+        rows = []
+        for i in range(n):
+            area = micro[rng.randrange(len(micro))]
+            rows.append({"device_id": f"bench-{i:06d}", "type_code": rng.choice(DEVICE_TYPES),
+                         "area_code": area.code, "area_path": area.path,
+                         "lon": area.center_lon + rng.uniform(-0.0006, 0.0006),
+                         "lat": area.center_lat + rng.uniform(-0.0006, 0.0006), "credential_hash": "0" * 64,
+                         "status": "offline" if rng.random() < 0.1 else "online", "active": True,
+                         "created_at": now, "updated_at": now})
+        for i in range(0, len(rows), 5000):
+            session.execute(insert(DeviceRow.__table__), rows[i:i + 5000])
+    picked = [rows[i] for i in rng.sample(range(n), min(ALARMING, n))]
+    fired = [Transition("gas_high", "gas_leak", Severity.CRITICAL, Change.FIRE, r["device_id"], time.time(),
+                        {"gas_lel": 30.0}) for r in picked]
+    facts = {r["device_id"]: DeviceFacts(r["device_id"], r["type_code"], r["area_code"], r["area_path"])
+             for r in picked}
+    container.alarms.apply(fired, facts.get)
+
+
 def serve(container: Container, port: int) -> uvicorn.Server:
     server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
@@ -103,11 +141,12 @@ def serve(container: Container, port: int) -> uvicorn.Server:
     return server
 
 
-def api_timings(base: str, password: str) -> dict[str, tuple[float, int]]:
+def api_timings(base: str, password: str, devices: bool) -> dict[str, tuple[float, float, int]]:
     """Server time (ms) of the first and of a second call the page makes, and the answer's size."""
     with httpx.Client(base_url=base, timeout=120) as client:
         client.post("/api/auth/login", json={"username": "operator", "password": password})
         paths = ["/api/screen/map", "/api/screen/layers/cases", "/api/screen/layers/workers"]
+        paths += ["/api/screen/layers/alarms", "/api/screen/layers/devices"] if devices else []
         sources: dict[str, list[str]] = {}
         for p in json.loads(client.get("/screen").text.split('id="screen-config">')[1].split("</script>")[0])[
                 "panels"]:
@@ -119,12 +158,12 @@ def api_timings(base: str, password: str) -> dict[str, tuple[float, int]]:
             client.get(path)
             cold = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            body = client.get(path).content
-            out[path] = (cold, (time.perf_counter() - t) * 1000, len(body))
+            response = client.get(path)  # httpx asks for gzip: the size is what travelled
+            out[path] = (cold, (time.perf_counter() - t) * 1000, response.num_bytes_downloaded)
     return out
 
 
-def render(base: str, password: str, loads: int) -> list[float]:
+def render(base: str, password: str, loads: int, path: str = "/screen") -> list[float]:
     """Navigation start → every panel, the map and the layers drawn (ms, measured in the page), per load."""
     from playwright.sync_api import sync_playwright
 
@@ -142,13 +181,14 @@ def render(base: str, password: str, loads: int) -> list[float]:
         page.wait_for_url(f"{base}/")
         times = []
         for _ in range(loads + 1):  # the first load warms the browser's cache of the static files
-            page.goto(f"{base}/screen")
+            page.goto(f"{base}{path}")
             page.wait_for_function("() => window.__screen && window.__screen.ready", timeout=120_000)
             times.append(page.evaluate("() => window.__screen.readyMs"))
         shown = page.inner_text("[data-layer-count=cases]")
+        drawn = page.evaluate("() => window.__screen.layerSizes ? window.__screen.layerSizes() : null")
         latency = _latency(context, page, base)
         browser.close()
-    print(f"    case layer shows {shown} points")
+    print(f"    case layer shows {shown} points; points drawn per layer: {drawn}")
     print(f"  a case opened through the API → drawn in the feed and on the map (page clock): "
           f"median {statistics.median(latency):.0f} ms, max {max(latency):.0f} ms over {len(latency)} cases")
     return times[1:]
@@ -185,6 +225,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--scale", default="", help="comma-separated open-case counts (overrides --cases)")
     parser.add_argument("--loads", type=int, default=5)
+    parser.add_argument("--devices", type=int, default=0, help="devices in the street (default: the demo's)")
     parser.add_argument("--postgres", default="", help="PostgreSQL URL; a throwaway schema is used")
     args = parser.parse_args()
     sizes = [int(s) for s in args.scale.split(",") if s] or [args.cases]
@@ -208,16 +249,21 @@ def main() -> None:
         try:
             for n in sizes:
                 fill(container, n)
+                if args.devices:
+                    fill_devices(container, args.devices)
                 with container.sessions() as session:
                     open_now = session.scalar(select(func.count()).select_from(CaseRow)
                                               .where(CaseRow.state.not_in(["followed_up", "closed"])))
-                print(f"\n{open_now} open cases (+{HISTORY} closed in the last 30 days) on "
+                with container.sessions() as session:
+                    devices = session.scalar(select(func.count()).select_from(DeviceRow))
+                print(f"\n{open_now} open cases (+{HISTORY} closed in the last 30 days), {devices} devices on "
                       f"{container.engine.dialect.name}:")
                 print("    API call (first / again)")
-                for path, (cold, warm, size) in api_timings(base, password).items():
+                for path, (cold, warm, size) in api_timings(base, password, bool(args.devices)).items():
                     print(f"    {path[:70]:70s} {cold:7.1f} / {warm:6.1f} ms {size / 1024:7.1f} KiB")
-                times = render(base, password, args.loads)
-                print(f"  /screen ready in the browser: median {statistics.median(times):.0f} ms, "
+                page = "/screen?layers=cases,workers,alarms,devices" if args.devices else "/screen"
+                times = render(base, password, args.loads, page)
+                print(f"  {page} ready in the browser: median {statistics.median(times):.0f} ms, "
                       f"max {max(times):.0f} ms over {len(times)} loads ({', '.join(f'{t:.0f}' for t in times)})")
         finally:
             server.should_exit = True

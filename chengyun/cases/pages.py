@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chengyun.auth.model import Principal
@@ -54,10 +54,11 @@ def is_overdue(row: CaseRow, now: datetime) -> bool:
     return row.deadline_level == "red" or (row.handling_due is not None and row.handling_due < now)
 
 
-def _overdue(container: Container, principal: Principal, limit: int, offset: int = 0) -> tuple[int, list[CaseRow]]:
+def _overdue(container: Container, principal: Principal, limit: int, offset: int = 0,
+             area_path: str | None = None) -> tuple[int, list[CaseRow]]:
     """Open cases whose clock runs and that are red or past due, in scope, longest overdue first (one SQL query)."""
-    return container.cases.search(principal, states=CLOCKED, overdue_at=container.clock.now(), limit=limit,
-                                  offset=offset)
+    return container.cases.search(principal, states=CLOCKED, overdue_at=container.clock.now(), area_path=area_path,
+                                  limit=limit, offset=offset)
 
 
 class Names:
@@ -98,19 +99,24 @@ def _page_links(total: int, page: int) -> dict[str, int]:
 
 @router.get("/cases", response_class=HTMLResponse)
 def case_queue(request: Request, principal: CurrentPrincipal, container: AppContainer,
-               tab: str = "all", page: int = 1) -> Response:
-    """The queue: tabs by state group (triage, in progress, done, overdue), newest first, paginated."""
+               tab: str = "all", page: int = 1, area: Annotated[str, Query(max_length=20)] = "") -> Response:
+    """The queue: tabs by state group (triage, in progress, done, overdue), newest first, paginated; `area` narrows
+    it to one area of the caller's scope (a grid worker's grid, a resource's community — from the big screen)."""
     if tab not in TABS:
         raise Invalid("pages.cases.bad_tab", tab=tab)
+    place = container.areas.get(principal, area) if area else None  # outside the scope: the same 404
     page = max(1, page)
     offset = (page - 1) * PAGE_SIZE
+    path = place.path if place is not None else None
     if tab == "overdue":
-        total, rows = _overdue(container, principal, PAGE_SIZE, offset)
+        total, rows = _overdue(container, principal, PAGE_SIZE, offset, path)
     else:
-        total, rows = container.cases.search(principal, states=TABS[tab], limit=PAGE_SIZE, offset=offset)
+        total, rows = container.cases.search(principal, states=TABS[tab], area_path=path, limit=PAGE_SIZE,
+                                             offset=offset)
     now = container.clock.now()
     context = {"tab": tab, "tabs": list(TABS), "rows": rows, "names": Names(container, principal),
-               "overdue": {r.number for r in rows if is_overdue(r, now)}, **_page_links(total, page)}
+               "overdue": {r.number for r in rows if is_overdue(r, now)}, "area": place,
+               "area_query": f"&area={place.code}" if place is not None else "", **_page_links(total, page)}
     return render(request, "cases_queue.html", context)
 
 

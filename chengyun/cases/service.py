@@ -190,11 +190,12 @@ class CaseService:
         return [row for row in rows if _may_see(principal, row)]
 
     def search(self, principal: Principal, *, states: frozenset[str] = frozenset(), lead_unit: str | None = None,
-               overdue_at: datetime | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[CaseRow]]:
+               overdue_at: datetime | None = None, area_path: str | None = None, limit: int = 50,
+               offset: int = 0) -> tuple[int, list[CaseRow]]:
         """Cases in the caller's scope (handlers: those their unit leads or assists) with the total count.
 
         Newest first; with `overdue_at`, only cases red on the sweep or past their handling due date at that time,
-        the longest overdue first.
+        the longest overdue first; with `area_path`, only those below that area (narrowing, never widening).
         """
         if not 1 <= limit <= 500 or offset < 0:
             raise Invalid("cases.bad_page", limit=limit, offset=offset)
@@ -209,6 +210,8 @@ class CaseService:
             stmt = stmt.where(CaseRow.state.in_(sorted(states)))
         if lead_unit:
             stmt = stmt.where(CaseRow.lead_unit == lead_unit)
+        if area_path:
+            stmt = stmt.where(CaseRow.area_path.startswith(area_path, autoescape=True))
         order: tuple[Any, ...] = (CaseRow.id.desc(),)
         if overdue_at is not None:
             stmt = stmt.where(or_(CaseRow.deadline_level == "red", CaseRow.handling_due < overdue_at))

@@ -2,7 +2,8 @@
 
 Pure. A road runs along the compounds whose address is on it (their principal axis, clipped to the street), so
 addresses and the map agree; points of interest (the street office, schools, clinics, markets, parks, each
-community's party-mass service centre) lie at seeded points inside their community.
+community's party-mass service centre) lie at seeded points inside their community, and so do the emergency
+resources the big screen shows (micro fire stations, hydrants, AEDs, shelters, a supplies depot, rain outfalls).
 """
 
 from __future__ import annotations
@@ -41,6 +42,19 @@ POIS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
     ("poi-fire", "大弯消防救援站", "fire", "化工路社区", ()),
 )
 
+# emergency resources (category codes: the screen's resource layer); street-wide ones: code, name, category, home
+RESOURCES: tuple[tuple[str, str, str, str], ...] = (
+    ("res-shelter-fenghuang", "凤凰湖湿地公园应急避难场所", "shelter", "凤凰湖社区"),
+    ("res-shelter-yihu", "怡湖公园应急避难场所", "shelter", "怡湖社区"),
+    ("res-shelter-huayan", "华严广场应急避难场所", "shelter", "华严社区"),
+    ("res-supplies-street", "大弯街道应急物资储备库", "supplies", "大弯社区"),
+    ("res-outfall-01", "雨水排口DW-01", "outfall", "凤凰湖社区"),
+    ("res-outfall-02", "雨水排口DW-02", "outfall", "凤凰湖社区"),
+    ("res-outfall-03", "雨水排口DW-03", "outfall", "化工路社区"),
+    ("res-outfall-04", "雨水排口DW-04", "outfall", "石家碾社区"),
+)
+HYDRANTS_PER_COMMUNITY = 2
+
 
 @dataclass(frozen=True, slots=True)
 class Community:
@@ -64,7 +78,22 @@ def demo_places(communities: Sequence[Community], compounds: Sequence[tuple[str,
     for community in communities:
         drafts.append(_poi(len(drafts), f"poi-centre-{community.code}", f"{community.name}党群服务中心",
                            "community_centre", community, (f"{community.name}居委会",), rng))
+    drafts += _resources(len(drafts), communities, by_name, rng)
     return tuple(drafts)
+
+
+def _resources(start: int, communities: Sequence[Community], by_name: dict[str, Community],
+               rng: np.random.Generator) -> list[PlaceDraft]:
+    """Each community's micro fire station, AED and hydrants, then the street-wide shelters, depot and outfalls."""
+    specs = []
+    for community in communities:
+        specs.append((f"res-mfs-{community.code}", f"{community.name}微型消防站", "micro_fire_station", community))
+        specs.append((f"res-aed-{community.code}", f"AED（{community.name}党群服务中心）", "aed", community))
+        specs += [(f"res-hydrant-{community.code}-{n}", f"消防栓DW-{community.code[-3:]}-{n}", "fire_hydrant",
+                   community) for n in range(1, HYDRANTS_PER_COMMUNITY + 1)]
+    specs += [(code, name, category, by_name[home]) for code, name, category, home in RESOURCES if home in by_name]
+    return [_poi(start + i, code, name, category, community, (), rng)
+            for i, (code, name, category, community) in enumerate(specs)]
 
 
 def _road(index: int, road: str, compounds: Sequence[tuple[str, float, float]], outline: shapely.Geometry,

@@ -179,6 +179,9 @@ WORKER_PALETTE = {"fresh": "#95de64", "stale": "#b37feb"}
 SEVERITY_PALETTE = {"critical": "#ff2d2d", "major": "#ff8c1a", "minor": "#ffd400", "warning": "#40a9ff",
                     "indeterminate": "#bfbfbf"}
 DEVICE_PALETTE = {"online": "#52c41a", "offline": "#8c8c8c", "alarm": "#ff4d4f"}
+# emergency resources: the gazetteer's points of interest of these categories (places.category codes)
+RESOURCE_PALETTE = {"fire": "#fa541c", "micro_fire_station": "#ff9c6e", "fire_hydrant": "#ff85c0",
+                    "aed": "#73d13d", "shelter": "#13c2c2", "supplies": "#ffc53d", "outfall": "#69c0ff"}
 
 LAYERS: tuple[Layer, ...] = (
     Layer("cases", "screen.layer.cases", "open_cases", CASE_PALETTE, "screen.class.", Refresh(live=True, every_s=300),
@@ -189,7 +192,9 @@ LAYERS: tuple[Layer, ...] = (
     Layer("alarms", "screen.layer.alarms", "alarms", SEVERITY_PALETTE, "screen.class.", Refresh(live=True, every_s=60),
           size=8, pulse=True, link="/alarms/{id}", labels="alarm_type"),
     Layer("devices", "screen.layer.devices", "devices", DEVICE_PALETTE, "screen.class.", Refresh(every_s=300),
-          symbol="rect", size=4, default_on=False, labels="device_type"),
+          symbol="rect", size=4, default_on=False, link="/devices/{id}", labels="device_type"),
+    Layer("resources", "screen.layer.resources", "resources", RESOURCE_PALETTE, "screen.resource.",
+          Refresh(every_s=900), symbol="diamond", size=10),
 )
 
 

@@ -23,8 +23,9 @@ from chengyun.cases.model import OPEN_STATES, CaseState
 from chengyun.cases.rollup import kpis as kpi_report
 from chengyun.cases.tables import CaseRow, TimelineRow
 from chengyun.patrol.tables import CheckinRow
+from chengyun.places.tables import PlaceRow
 from chengyun.screen.model import Event, Intake, LayerPoint, Trend, case_class
-from chengyun.screen.panels import KPI_DAYS
+from chengyun.screen.panels import KPI_DAYS, RESOURCE_PALETTE
 from chengyun.triage.hot import HotIssue
 
 MAX_POINTS = 20_000  # the most cases one layer draws (the newest); the district's open cases fit
@@ -126,17 +127,32 @@ def open_cases(ctx: Context) -> list[LayerPoint]:
 
 
 def workers(ctx: Context) -> list[LayerPoint]:
-    """Each grid worker's latest check-in of the last 7 days that lies in the focus; fresh within 2 hours."""
+    """Each grid worker's latest check-in of the last 7 days that lies in the focus; fresh within 2 hours. A click
+    opens the case queue of the worker's own area (their grid's cases)."""
     latest = (select(func.max(CheckinRow.id).label("id")).where(CheckinRow.at >= ctx.now - WORKER_WINDOW)
               .group_by(CheckinRow.user_id).subquery())
     rows = ctx.session.execute(
-        select(CheckinRow.user_id, CheckinRow.lon, CheckinRow.lat, CheckinRow.at, UserRow.display_name)
+        select(CheckinRow.user_id, CheckinRow.lon, CheckinRow.lat, CheckinRow.at, UserRow.display_name,
+               UserRow.scope_code)
         .join(latest, latest.c.id == CheckinRow.id).join(UserRow, UserRow.id == CheckinRow.user_id)
         .join(AreaRow, AreaRow.code == CheckinRow.area_code)
         .where(AreaRow.path.startswith(ctx.path, autoescape=True)).order_by(CheckinRow.user_id)).all()
     return [LayerPoint(r.lon, r.lat, f"user:{r.user_id}",
                        f"{r.display_name} {r.at.astimezone(ctx.tz):%H:%M}",
-                       "fresh" if r.at >= ctx.now - WORKER_FRESH else "stale") for r in rows]
+                       "fresh" if r.at >= ctx.now - WORKER_FRESH else "stale",
+                       link=f"/cases?area={r.scope_code}") for r in rows]
+
+
+def resources(ctx: Context) -> list[LayerPoint]:
+    """The emergency resources in the focus (points of interest of the resource categories), by category; a click
+    opens the case queue of the resource's area."""
+    rows = ctx.session.execute(
+        select(PlaceRow.code, PlaceRow.name, PlaceRow.category, PlaceRow.lon, PlaceRow.lat, PlaceRow.area_code)
+        .join(AreaRow, AreaRow.code == PlaceRow.area_code)
+        .where(PlaceRow.kind == "poi", PlaceRow.category.in_(sorted(RESOURCE_PALETTE)),
+               AreaRow.path.startswith(ctx.path, autoescape=True))
+        .order_by(PlaceRow.category, PlaceRow.code).limit(MAX_POINTS)).all()
+    return [LayerPoint(r.lon, r.lat, r.code, r.name, r.category, link=f"/cases?area={r.area_code}") for r in rows]
 
 
 # --- live events -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from chengyun.screen.queries import (
     kpis,
     open_cases,
     overdue,
+    resources,
     step_tail,
     today,
     trend,
@@ -56,4 +57,5 @@ Source = Callable[[Context], Any]
 SOURCES: dict[str, Source] = {
     "today": today, "kpis": kpis, "overdue": overdue, "trend_7": trend(7), "trend_30": trend(30), "hot": hot,
     "feed": feed, "open_cases": open_cases, "workers": workers, "alarms": iot.alarms, "devices": iot.devices,
+    "resources": resources,
 }

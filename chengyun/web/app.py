@@ -29,6 +29,7 @@ from chengyun.categories import api as categories_api
 from chengyun.config import load_settings
 from chengyun.demo import drill as demo_drill
 from chengyun.devices import api as devices_api
+from chengyun.devices import pages as device_pages
 from chengyun.ingest import api as ingest_api
 from chengyun.intake import api as intake_api
 from chengyun.intake import open311_api, review_pages, webhooks_api
@@ -77,7 +78,7 @@ def create_app(container: Container) -> FastAPI:
     routers = (ingest_api, open311_api, triage_api, intake_api, cases_api, auth_api, areas_api, org_api, audit_api,
                categories_api, kpi_api, attachments_api, duty_api, webhooks_api, auth_pages, areas_pages,
                cases_pages, review_pages, kpi_pages, hot_pages, screen_pages, screen_api, home, public_intake_api,
-               places_api, patrol_api, phone_pages, devices_api, alarms_api, alarms_pages, demo_drill,
+               places_api, patrol_api, phone_pages, devices_api, alarms_api, alarms_pages, device_pages, demo_drill,
                linkage_api, linkage_pages)
     for module in routers:
         app.include_router(module.router)

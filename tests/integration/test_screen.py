@@ -391,7 +391,7 @@ def test_http_panels_map_and_layers_for_a_community_operator(client: TestClient,
     assert [f["properties"]["name"] for f in geo["regions"]["features"]] == [YIHU + "001", YIHU + "002"]
     assert geo["drillable"] is True and geo["boundary"] and geo["focus"]["code"] == YIHU
     layer = client.get("/api/screen/layers/cases").json()
-    assert layer["points"] and all(len(row) == 7 for row in layer["points"])
+    assert layer["points"] and all(len(row) == 8 and row[7] == 0 for row in layer["points"])  # each one case
 
 
 def test_http_street_map_has_communities_as_regions_and_grids_as_outlines(client: TestClient) -> None:

@@ -9,7 +9,12 @@
     cursor: C.cursor, source: null, pending: {}, timers: [], loaded: {}, ready: false
   };
   // what a test or benchmark reads: when the screen was ready, and when each live event arrived (page clock)
-  var probe = window.__screen = { ready: false, readyMs: null, events: [], focus: C.focus.code };
+  var probe = window.__screen = { ready: false, readyMs: null, events: [], focus: C.focus.code,
+    layerSizes: function () {  // points drawn per layer (a bucket is one point)
+      var out = {};
+      Object.keys(state.layers).forEach(function (k) { out[k] = state.layerOn[k] ? state.layers[k].length : 0; });
+      return out;
+    } };
   var INK = "#c8d7f0", MUTED = "#7f95b8", GRID = "rgba(64,158,255,0.15)";
   var COLOURS = ["#3ea6ff", "#36cfc9", "#fadb14", "#ff7a45", "#9254de", "#73d13d", "#f759ab", "#597ef7"];
 
@@ -329,12 +334,14 @@
   }
   function drawLayerToggles() {
     var box = $("#sc-layers");
+    // `?layers=cases,devices` chooses the layers shown (a wall display's setting); otherwise each layer's default
+    var asked = new URLSearchParams(location.search).get("layers");
     C.layers.forEach(function (lay) {
-      state.layerOn[lay.id] = lay.default_on;
+      state.layerOn[lay.id] = asked === null ? lay.default_on : asked.split(",").indexOf(lay.id) >= 0;
       var wrap = el("div", "layer");
       var label = el("label");
       var box2 = el("input");
-      box2.type = "checkbox"; box2.checked = lay.default_on; box2.dataset.layer = lay.id;
+      box2.type = "checkbox"; box2.checked = state.layerOn[lay.id]; box2.dataset.layer = lay.id;
       box2.addEventListener("change", function () {
         state.layerOn[lay.id] = box2.checked;
         if (box2.checked && !state.layers[lay.id]) { loadLayer(lay); } else { refreshLayer(lay); }
@@ -381,7 +388,11 @@
   }
   function setFocus(code, push) {
     state.focus = { code: code, name: "", chain: [] };
-    if (push) { history.pushState({ area: code }, "", "?area=" + encodeURIComponent(code)); }
+    if (push) {
+      var query = new URLSearchParams(location.search);
+      query.set("area", code);
+      history.pushState({ area: code }, "", "?" + query.toString());
+    }
     document.body.dataset.focus = code;
     document.body.dataset.ready = "0";
     state.layers = {};
