@@ -321,6 +321,8 @@ def test_the_worker_layer_shows_each_workers_latest_check_in_of_the_week(sc: Con
     street = {p.id: p.cls for p in sc.screen.layer(op, sc.screen.focus(op), "workers")}
     gw1, gw2 = sc.auth.principal("gw1").user_id, sc.auth.principal("gw2").user_id
     assert street == {f"user:{gw1}": "fresh", f"user:{gw2}": "stale"}  # gw3's check-in is 10 days old
+    links = {p.id: p.link for p in sc.screen.layer(op, sc.screen.focus(op), "workers")}
+    assert links[f"user:{gw1}"] == f"/cases?area={sc.auth.principal('gw1').scope_code}"  # the worker's own grid
 
 
 def test_hot_issues_are_triages_for_the_focus(sc: Container) -> None:

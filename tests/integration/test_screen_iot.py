@@ -3,6 +3,7 @@ by status, alarm history in the feed and the stream's tail — each equal to a S
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -15,11 +16,13 @@ from chengyun.auth import api as auth_api
 from chengyun.bootstrap import Container
 from chengyun.config import Settings
 from chengyun.devices.tables import DeviceRow
+from chengyun.places import PlaceDraft
 from chengyun.screen import api as screen_api
 from chengyun.screen.iot import rank
 from chengyun.screen.model import Cursor
 from chengyun.screen.sources import TAILS
 from chengyun.shared.clock import FixedClock
+from chengyun.web.app import create_app
 from chengyun.web.errors import install_error_handlers
 from tests.integration.alarm_fixtures import (
     NOW,
@@ -158,3 +161,50 @@ def test_above_the_detail_limit_devices_are_drawn_as_one_bucket_per_grid(iot: Co
     assert body["aggregated"] is True and body["total"] == 3
     yihu = next(row for row in body["points"] if row[2] == YIHU_GRID)
     assert yihu[7] == 2 and yihu[3].endswith("2 台（告警 1 · 离线 1）") and yihu[4] == "alarm"
+
+
+RESOURCES = [PlaceDraft(1, "res-hydrant-1", "poi", "消防栓DW-001", "fire_hydrant", 104.0033, 30.0033, "", (), ()),
+             PlaceDraft(2, "res-shelter-1", "poi", "应急避难场所", "shelter", 104.0152, 30.0022, "", (), ()),
+             PlaceDraft(3, "poi-school", "poi", "大弯小学", "school", 104.0034, 30.0034, "", (), ())]
+
+
+def test_the_resource_layer_shows_the_emergency_resources_in_the_focus(iot: Container) -> None:
+    iot.places.import_drafts(RESOURCES, source="test", actor="test")
+    op = iot.auth.principal("op1")
+    street = {p.id: p for p in iot.screen.layer(op, iot.screen.focus(op), "resources")}
+    assert set(street) == {"res-hydrant-1", "res-shelter-1"}  # a school is no emergency resource
+    assert len(street) == count(iot, "SELECT COUNT(*) FROM places WHERE category IN ('fire_hydrant', 'shelter', "
+                                     "'fire', 'micro_fire_station', 'aed', 'supplies', 'outfall')")
+    hydrant = street["res-hydrant-1"]
+    area = count(iot, "SELECT COUNT(*) FROM places WHERE code = 'res-hydrant-1' AND area_code = :a", a=YIHU_GRID)
+    assert (hydrant.cls, hydrant.label, hydrant.link, area) == ("fire_hydrant", "消防栓DW-001",
+                                                               f"/cases?area={YIHU_GRID}", 1)
+    assert {p.id for p in iot.screen.layer(op, iot.screen.focus(op, YIHU), "resources")} == {"res-hydrant-1"}
+
+
+def test_a_device_point_opens_the_device_page_with_its_alarms_within_scope(iot: Container) -> None:
+    client = TestClient(create_app(iot))
+    assert client.post("/api/auth/login", json={"username": "op1", "password": PASSWORD}).status_code == 200
+    page = client.get("/devices/gas-1", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    alarm_id = next(a.id for a in iot.alarms.search(iot.auth.principal("op1"))[1] if a.device_id == "gas-1")
+    assert f'href="/alarms/{alarm_id}"' in page.text and "燃气泄漏" in page.text and "在线" in page.text
+    assert "怡湖社区" in page.text and "告警（共 1 条）" in page.text
+    assert client.get("/devices/meter-4", headers={"Accept": "text/html"}).text.count('data-alarm="') == 0
+    yihu = TestClient(create_app(iot))
+    assert yihu.post("/api/auth/login", json={"username": "yihu", "password": PASSWORD}).status_code == 200
+    assert yihu.get("/devices/smoke-2", headers={"Accept": "text/html"}).status_code == 404  # 石家碾's device
+
+
+def test_the_case_queue_narrows_to_an_area_of_the_scope(iot: Container) -> None:
+    iot.alarms.open_cases_due()  # the gas alarm's case in 怡湖, the smoke alarm's in 石家碾
+    client = TestClient(create_app(iot))
+    assert client.post("/api/auth/login", json={"username": "op1", "password": PASSWORD}).status_code == 200
+    html = {"Accept": "text/html"}
+    everywhere = set(re.findall(r'href="/cases/(QY-[0-9-]+)"', client.get("/cases", headers=html).text))
+    in_yihu = set(re.findall(r'href="/cases/(QY-[0-9-]+)"', client.get(f"/cases?area={YIHU}", headers=html).text))
+    want = count(iot, "SELECT COUNT(*) FROM cases WHERE area_path LIKE :p", p=path_of(iot, YIHU) + "%")
+    assert len(everywhere) == 2 and len(in_yihu) == want == 1 and in_yihu < everywhere
+    yihu = TestClient(create_app(iot))
+    assert yihu.post("/api/auth/login", json={"username": "yihu", "password": PASSWORD}).status_code == 200
+    assert yihu.get(f"/cases?area={SJN}", headers=html).status_code == 404  # not its scope
