@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from chengyun.alarms.signals import Change, Severity, Transition
 from chengyun.areas.tables import AreaRow
@@ -20,6 +20,8 @@ from chengyun.auth.model import Role
 from chengyun.bootstrap import Container, bootstrap
 from chengyun.cases.model import Source
 from chengyun.cases.service import NewCase
+from chengyun.cases.pages import PAGE_SIZE
+from chengyun.cases.tables import CaseRow
 from chengyun.config import Settings
 from chengyun.demo.load import DEMO_COMMUNITY, DEMO_STREET, ensure_demo
 from chengyun.demo.simulate import simulate
@@ -255,4 +257,129 @@ def test_the_page_resumes_after_a_server_restart_without_losing_an_event(demo: S
                            timeout=WAIT_MS)
     page.wait_for_selector("#sc-status[data-state=live]", timeout=WAIT_MS)
     assert page.locator(f"[data-testid=feed-list] li[data-number='{number}']").count() == 1
+    page.close()
+
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
+         "locale": "zh-CN"}
+
+
+def test_a_residents_report_appears_on_the_big_screen_within_two_seconds(demo: Served, browser: Any) -> None:
+    wall = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    screen = wall.new_page()
+    sign_in(screen, demo.base, "operator", demo.passwords["operator"])
+    open_screen(screen, demo.base)
+    phone = browser.new_context(**PHONE)  # the same browser: one clock for both pages
+    resident = phone.new_page()
+    resident.goto(f"{demo.base}/report")  # no sign-in
+    resident.fill("[data-testid=description]", "小区门口垃圾桶满了好几天没人清运，气味很大")
+    resident.wait_for_selector("#pick-map[data-state=ready] canvas")
+    resident.locator("#pick-map").scroll_into_view_if_needed()
+    box = resident.locator("#pick-map").bounding_box()
+    assert box is not None
+    resident.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    resident.wait_for_selector("[data-testid=picked][data-lon]")
+    resident.wait_for_selector("#suggestions .phone-chip")
+    resident.click("#suggestions .phone-chip >> nth=0")
+    sent = resident.evaluate("() => Date.now()")  # before the tap on send: the latency below includes the request
+    resident.click("[data-testid=submit-report]")
+    resident.wait_for_selector("[data-testid=report-status][data-case]", timeout=WAIT_MS)
+    number = resident.get_attribute("[data-testid=report-status]", "data-case")
+    assert number and number.startswith("QY-")
+    screen.wait_for_function("n => window.__screen.events.some(e => e.number === n && e.kind === 'case.new' "
+                             "&& e.shown)", arg=number, timeout=WAIT_MS)
+    shown = screen.evaluate("n => window.__screen.events.find(e => e.number === n && e.kind === 'case.new').shown",
+                            number)
+    assert shown - sent < 2000, f"the resident's report took {shown - sent} ms to reach the screen"
+    screen.wait_for_selector(f"[data-testid=feed-list] li[data-number='{number}']", timeout=WAIT_MS)
+    points = screen.evaluate("() => echarts.getInstanceByDom(document.getElementById('sc-map')).getOption()"
+                             ".series.find(s => s.id === 'layer-cases').data.map(d => d[2])")
+    assert number in points  # on the map too
+    wall.close()
+    phone.close()
+
+
+SCREEN_SCOPES = {"admin": "大弯街道", "operator": "大弯街道", "auditor": "大弯街道", "yihu": "怡湖社区"}
+
+
+def test_each_role_signs_in_and_sees_its_own_scope(demo: Served, browser: Any) -> None:
+    c = demo.container
+    for username, focus in SCREEN_SCOPES.items():
+        page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+        sign_in(page, demo.base, username, demo.passwords[username])
+        open_screen(page, demo.base)
+        assert page.inner_text("[data-testid=screen-focus]") == focus, username
+        api = page.evaluate("async () => (await (await fetch('/api/screen/panels?ids=overdue')).json())")
+        assert api["focus"]["name"] == focus
+        page.close()
+    for username in ("handler", "gridworker", "resident"):  # the screen is the centre's; they have their own pages
+        page = browser.new_page(locale="zh-CN")
+        sign_in(page, demo.base, username, demo.passwords[username])
+        response = page.goto(f"{demo.base}/screen")
+        assert response is not None and response.status == 403, username
+        assert "一屏全观仅供城运中心值班员、管理员和审计员查看" in page.inner_text("body")
+        page.close()
+    handler = browser.new_page(locale="zh-CN")
+    sign_in(handler, demo.base, "handler", demo.passwords["handler"])
+    handler.goto(f"{demo.base}/cases?tab=active")
+    listed = set(handler.eval_on_selector_all("a[href^='/cases/QY-'], a[href^='/cases/B-']",
+                                              "as => as.map(a => a.getAttribute('href').slice(7))"))
+    _, own = c.cases.search(c.auth.principal("handler"), states=frozenset(
+        {"dispatched", "claimed", "handling", "result_submitted", "verified"}), limit=PAGE_SIZE)
+    assert own and listed == {r.number for r in own}  # only the cases its unit leads or assists
+    assert all(r.lead_unit == "dept-chengguan" or "dept-chengguan" in r.assist_units for r in own)
+    handler.close()
+    worker = browser.new_page(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    sign_in(worker, demo.base, "gridworker", demo.passwords["gridworker"])
+    worker.goto(f"{demo.base}/grid")
+    tasks = worker.eval_on_selector_all("[data-testid=grid-tasks] li[data-number]",
+                                        "ls => ls.map(l => l.dataset.number)")
+    grid = c.auth.principal("gridworker").scope_path
+    with c.sessions() as session:
+        paths = dict(session.execute(select(CaseRow.number, CaseRow.area_path).where(CaseRow.number.in_(tasks))).all())
+    assert tasks and all(paths[n].startswith(grid) for n in tasks)  # its own grid's tasks only
+    worker.close()
+    anonymous = browser.new_page(locale="zh-CN")
+    anonymous.goto(f"{demo.base}/screen")
+    assert "/login" in anonymous.url  # nobody unsigned sees the screen
+    anonymous.close()
+
+
+DEVICE_SERIES = """() => {
+  const chart = echarts.getInstanceByDom(document.getElementById('sc-map'));
+  const s = chart.getOption().series.find(x => x.id === 'layer-devices');
+  return s.data.map(d => ({code: d[2], count: d[7], px: chart.convertToPixel({geoIndex: 0}, [d[0], d[1]])}));
+}"""
+
+
+def test_many_devices_are_drawn_per_grid_and_a_bucket_drills_into_its_grid(demo: Served, browser: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("chengyun.screen.iot.MAX_DEVICES", 500)  # the demo's ~4,000 devices exceed it at street
+    c = demo.container
+    with c.sessions() as session:
+        total = session.scalar(select(func.count()).select_from(DeviceRow).where(DeviceRow.active.is_(True)))
+    page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    sign_in(page, demo.base, "operator", demo.passwords["operator"])
+    open_screen(page, demo.base, "/screen?layers=devices,resources,alarms")
+    buckets = page.evaluate(DEVICE_SERIES)
+    assert buckets and all(b["count"] > 0 for b in buckets)
+    assert sum(b["count"] for b in buckets) == total == int(page.inner_text("[data-layer-count=devices]"))
+    assert page.is_checked("[data-layer=devices]") and not page.is_checked("[data-layer=cases]")
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(SCREENSHOTS / "screen-devices-resources.png"))
+    target = max(buckets, key=lambda b: b["count"])
+    with c.sessions() as session:
+        inside = session.scalar(select(func.count()).select_from(DeviceRow).where(
+            DeviceRow.active.is_(True), DeviceRow.area_path.like(f"%/{target['code']}/%")))
+    box = page.locator("#sc-map").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + target["px"][0], box["y"] + target["px"][1])
+    page.wait_for_function("c => window.__screen.focus === c && document.body.dataset.ready === '1'",
+                           arg=target["code"], timeout=WAIT_MS)
+    assert "layers=devices" in page.url  # the chosen layers stay chosen while drilling
+    single = page.evaluate(DEVICE_SERIES)
+    assert len(single) == inside == target["count"] and all(d["count"] == 0 for d in single)
+    page.go_back()
+    page.wait_for_function("c => window.__screen.focus === c && document.body.dataset.ready === '1'",
+                           arg=DEMO_STREET, timeout=WAIT_MS)
     page.close()
