@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     # defaults when unset (every liaison on the SMS logging sink: nothing is sent)
     linkage_plans: Path | None = None
     linkage_channels: Path | None = None
+    # the big screen's optional base map: XYZ tiles in Web Mercator on WGS84/CGCS2000 coordinates (e.g. a city's own
+    # tile server or 天地图), "https://tiles.example.gov.cn/{z}/{x}/{y}.png"; empty: the area polygons alone (offline)
+    screen_tile_url: str = ""
+    screen_tile_attribution: str = ""  # shown in the map's corner, as most tile licences require
+    screen_tile_max_zoom: int = Field(default=18, ge=1, le=22)
+
+    @field_validator("screen_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if value and (not value.startswith(("https://", "http://", "/"))
+                      or not all(part in value for part in ("{z}", "{x}", "{y}"))):
+            raise ValueError("screen_tile_url must be an http(s) or site-relative URL with {z}, {x} and {y}")
+        return value
 
     @field_validator("timezone")
     @classmethod

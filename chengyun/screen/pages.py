@@ -44,10 +44,19 @@ def screen_page(request: Request, principal: CurrentPrincipal, container: AppCon
     config = {**_descriptions(locale), "focus": focus_json(focus), "cursor": container.screen.cursor().text(),
               "scope": principal.scope_code, "case_classes": list(CASE_CLASSES),
               "words": {w: translate(w, locale) for w in CLIENT_WORDS}, "locale": locale,
-              "timezone": container.settings.timezone}
+              "timezone": container.settings.timezone, "tiles": _tiles(container)}
     slots = {slot.value: [p for p in PANELS if p.slot == slot] for slot in Slot}
-    return render(request, "screen.html", {"focus": focus, "slots": slots,
+    return render(request, "screen.html", {"focus": focus, "slots": slots, "tiles": config["tiles"],
                                            "config_json": _script_safe(config)})
+
+
+def _tiles(container: AppContainer) -> dict[str, Any] | None:
+    """The optional base map's tile URL template, attribution and deepest zoom (None: the polygons alone)."""
+    settings = container.settings
+    if not settings.screen_tile_url:
+        return None
+    return {"url": settings.screen_tile_url, "attribution": settings.screen_tile_attribution,
+            "max_zoom": settings.screen_tile_max_zoom}
 
 
 def _script_safe(value: Any) -> str:

@@ -4,14 +4,18 @@ picks up what happened while the server was restarting."""
 
 from __future__ import annotations
 
+import io
+import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import FastAPI, Response
+from PIL import Image
 from sqlalchemy import func, select
 
 from chengyun.alarms.signals import Change, Severity, Transition
@@ -19,8 +23,8 @@ from chengyun.areas.tables import AreaRow
 from chengyun.auth.model import Role
 from chengyun.bootstrap import Container, bootstrap
 from chengyun.cases.model import Source
-from chengyun.cases.service import NewCase
 from chengyun.cases.pages import PAGE_SIZE
+from chengyun.cases.service import NewCase
 from chengyun.cases.tables import CaseRow
 from chengyun.config import Settings
 from chengyun.demo.load import DEMO_COMMUNITY, DEMO_STREET, ensure_demo
@@ -53,8 +57,10 @@ class Served:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.settings.port}"
 
-    def start(self) -> None:
-        config = uvicorn.Config(create_app(self.container), host="127.0.0.1", port=self.settings.port,
+    def start(self, extend: Callable[[FastAPI], object] = lambda app: None) -> None:
+        app = create_app(self.container)
+        extend(app)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.settings.port,
                                 log_level="warning", timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -383,3 +389,74 @@ def test_many_devices_are_drawn_per_grid_and_a_bucket_drills_into_its_grid(demo:
     page.wait_for_function("c => window.__screen.focus === c && document.body.dataset.ready === '1'",
                            arg=DEMO_STREET, timeout=WAIT_MS)
     page.close()
+
+
+def _tile_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (256, 256), (70, 90, 70)).save(out, "PNG")
+    return out.getvalue()
+
+
+TILE_BOXES = """() => Array.from(document.querySelectorAll('#sc-basemap img')).map(img => {
+  const r = img.getBoundingClientRect();
+  return {tile: img.dataset.tile, src: img.getAttribute('src'), loaded: img.complete && img.naturalWidth > 0,
+          left: r.left, top: r.top, right: r.right, bottom: r.bottom};
+})"""
+POINT_PIXEL = """([lon, lat]) => {
+  const chart = echarts.getInstanceByDom(document.getElementById('sc-map'));
+  const p = chart.convertToPixel({geoIndex: 0}, [lon, lat]);
+  const r = document.getElementById('sc-map').getBoundingClientRect();
+  return [r.left + p[0], r.top + p[1]];
+}"""
+
+
+def _tile_of(lon: float, lat: float, z: int) -> str:
+    """The XYZ (Web Mercator) tile that holds a point, as OpenStreetMap's slippy-map formula gives it."""
+    n = 2 ** z
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return f"{z}/{int((lon + 180) / 360 * n)}/{int(y)}"
+
+
+def test_an_optional_tile_base_map_lies_under_the_areas_and_follows_zoom(demo: Served, browser: Any) -> None:
+    settings = demo.settings.model_copy(update={"port": free_port(), "screen_tile_url": "/test-tiles/{z}/{x}/{y}.png",
+                                                "screen_tile_attribution": "© 测试底图"})
+    container = bootstrap(settings)
+    served = Served(settings, container, demo.passwords)
+    png, asked = _tile_png(), []
+
+    def tile(z: int, x: int, y: int) -> Response:
+        asked.append(f"{z}/{x}/{y}")
+        return Response(png, media_type="image/png")
+
+    served.start(lambda app: app.add_api_route("/test-tiles/{z}/{x}/{y}.png", tile))
+    try:
+        page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+        sign_in(page, served.base, "operator", demo.passwords["operator"])
+        open_screen(page, served.base)
+        page.wait_for_function("() => document.querySelectorAll('#sc-basemap img').length > 0 && Array.from("
+                               "document.querySelectorAll('#sc-basemap img')).every(i => i.complete)", timeout=WAIT_MS)
+        tiles = page.evaluate(TILE_BOXES)
+        assert all(t["loaded"] and t["src"] == f"/test-tiles/{t['tile']}.png" for t in tiles)
+        assert set(asked) >= {t["tile"] for t in tiles}
+        assert page.inner_text("[data-testid=screen-attribution]") == "© 测试底图"
+        street = container.areas.get(container.auth.principal("operator"), DEMO_STREET)
+        assert street.center_lon is not None and street.center_lat is not None
+        centre = (street.center_lon, street.center_lat)
+        z = int(tiles[0]["tile"].split("/")[0])
+        assert 12 <= z <= 17  # a street of a few kilometres on a 1,200-pixel map
+        holder = next(t for t in tiles if t["tile"] == _tile_of(*centre, z))
+        x, y = page.evaluate(POINT_PIXEL, list(centre))
+        assert holder["left"] <= x <= holder["right"] and holder["top"] <= y <= holder["bottom"]
+        assert 128 <= holder["right"] - holder["left"] <= 512  # about 256 pixels a tile: the zoom level fits
+        page.mouse.move(x, y)
+        for _ in range(4):
+            page.mouse.wheel(0, -400)
+            page.wait_for_timeout(150)
+        page.wait_for_function("z => Array.from(document.querySelectorAll('#sc-basemap img'))"
+                               ".every(i => Number(i.dataset.tile.split('/')[0]) > z)", arg=z, timeout=WAIT_MS)
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(SCREENSHOTS / "screen-tiles.png"))
+        page.close()
+    finally:
+        served.stop()
+        container.engine.dispose()

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from chengyun.auth.model import Principal, Role
 from chengyun.cases.kpis import GroupBy, KpiCounts, KpiQuery, report
+from chengyun.config import Settings
 from chengyun.errors import Invalid
 from chengyun.i18n import catalogue
 from chengyun.screen.model import (
@@ -210,3 +212,16 @@ def test_a_bucket_alarms_if_any_device_does_and_is_offline_from_a_fifth(alarming
         assert cls == "offline"
     else:
         assert cls == "online"
+
+
+@pytest.mark.parametrize("url", ["ftp://tiles.example/{z}/{x}/{y}.png", "https://tiles.example/{z}/{x}.png",
+                                 "tiles/{z}/{x}/{y}.png"])
+def test_a_tile_url_without_http_or_a_placeholder_is_refused_at_startup(url: str) -> None:
+    with pytest.raises(ValidationError, match="screen_tile_url"):
+        Settings(screen_tile_url=url)
+
+
+def test_a_tile_url_template_is_kept_and_none_is_the_offline_default() -> None:
+    assert Settings().screen_tile_url == ""
+    url = "https://t0.tianditu.example/{z}/{x}/{y}.png"
+    assert Settings(screen_tile_url=f" {url} ").screen_tile_url == url

@@ -262,6 +262,7 @@
     if (!state.map) {
       state.map = echarts.init($("#sc-map"), null, { renderer: "canvas" });
       state.map.on("click", onMapClick);
+      if (C.tiles) { state.map.on("georoam", function () { requestAnimationFrame(drawTiles); }); }
     }
     var names = {};
     m.regions.features.forEach(function (f) { names[f.properties.name] = f.properties.label; });
@@ -276,17 +277,70 @@
     state.map.setOption({
       tooltip: { trigger: "item", backgroundColor: "rgba(3,11,26,0.92)", borderColor: "#3ea6ff", textStyle: { color: INK },
         formatter: tooltip },
-      geo: { map: state.mapName, roam: true, aspectScale: 0.86, layoutCenter: ["57%", "51%"], layoutSize: "92%",
+      geo: Object.assign(C.tiles ? { projection: MERCATOR } : { aspectScale: 0.86 }, {
+        map: state.mapName, roam: true, layoutCenter: ["57%", "51%"], layoutSize: "92%",
         selectedMode: false, zlevel: 0,
         label: { show: m.regions.features.length <= 40, color: "#bfe0ff", fontSize: 13,
           formatter: function (p) { return names[p.name] || ""; } },
-        itemStyle: { areaColor: { type: "radial", x: 0.5, y: 0.5, r: 0.9, colorStops: [
+        itemStyle: { areaColor: C.tiles ? "rgba(26,84,160,0.22)" : { type: "radial", x: 0.5, y: 0.5, r: 0.9, colorStops: [
           { offset: 0, color: "rgba(26,84,160,0.55)" }, { offset: 1, color: "rgba(10,40,90,0.75)" }] },
           borderColor: "#3ea6ff", borderWidth: 1.1, shadowColor: "rgba(62,166,255,0.45)", shadowBlur: 10 },
         emphasis: { itemStyle: { areaColor: "rgba(62,166,255,0.45)" }, label: { show: true, color: "#fff" } },
-        tooltip: { formatter: function (p) { return names[p.name] || p.name; } } },
+        tooltip: { formatter: function (p) { return names[p.name] || p.name; } } }),
       series: series
     }, true);
+    drawTiles();
+  }
+
+  // --- the optional base map: XYZ tiles (Web Mercator) under the transparent map, redrawn on pan and zoom ----
+  var MERCATOR = {  // the geo component in Web Mercator, y down, so tiles and polygons line up
+    project: function (p) { return [p[0] * Math.PI / 180, -Math.log(Math.tan(Math.PI / 4 + p[1] * Math.PI / 360))]; },
+    unproject: function (p) { return [p[0] * 180 / Math.PI, (2 * Math.atan(Math.exp(-p[1])) - Math.PI / 2) * 180 / Math.PI]; }
+  };
+  var MAX_TILES = 120;
+  function tileX(lon, z) { return (lon + 180) / 360 * Math.pow(2, z); }
+  function tileY(lat, z) {
+    var r = lat * Math.PI / 180;
+    return (1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2 * Math.pow(2, z);
+  }
+  function tileLon(x, z) { return x / Math.pow(2, z) * 360 - 180; }
+  function tileLat(y, z) { return Math.atan(Math.sinh(Math.PI * (1 - 2 * y / Math.pow(2, z)))) * 180 / Math.PI; }
+  // the pixel of a lon/lat is affine in Mercator units; ECharts' own convertFromPixel on a projected geo does not
+  // give lon/lat back (6.x), so the inverse is solved from two convertToPixel calls
+  function pixelToLonLat(px) {
+    var a = [100, 20], b = [110, 40];
+    var pa = state.map.convertToPixel({ geoIndex: 0 }, a), pb = state.map.convertToPixel({ geoIndex: 0 }, b);
+    if (!pa || !pb) { return null; }
+    var ma = MERCATOR.project(a), mb = MERCATOR.project(b);
+    var sx = (pb[0] - pa[0]) / (mb[0] - ma[0]), sy = (pb[1] - pa[1]) / (mb[1] - ma[1]);
+    return MERCATOR.unproject([ma[0] + (px[0] - pa[0]) / sx, ma[1] + (px[1] - pa[1]) / sy]);
+  }
+  function drawTiles() {
+    if (!C.tiles || !state.map) { return; }
+    var box = $("#sc-basemap"), host = $("#sc-map");
+    var w = host.clientWidth, h = host.clientHeight;
+    var nw = pixelToLonLat([0, 0]), se = pixelToLonLat([w, h]);
+    if (!nw || !se || !(se[0] > nw[0])) { return; }
+    var z = Math.round(Math.log(360 / (256 * (se[0] - nw[0]) / w)) / Math.LN2);
+    z = Math.max(1, Math.min(C.tiles.max_zoom, z));
+    var n = Math.pow(2, z);
+    var x0 = Math.max(0, Math.floor(tileX(nw[0], z))), x1 = Math.min(n - 1, Math.floor(tileX(se[0], z)));
+    var y0 = Math.max(0, Math.floor(tileY(nw[1], z))), y1 = Math.min(n - 1, Math.floor(tileY(se[1], z)));
+    box.textContent = "";
+    if ((x1 - x0 + 1) * (y1 - y0 + 1) > MAX_TILES) { return; }
+    for (var x = x0; x <= x1; x++) {
+      for (var y = y0; y <= y1; y++) {
+        var a = state.map.convertToPixel({ geoIndex: 0 }, [tileLon(x, z), tileLat(y, z)]);
+        var b = state.map.convertToPixel({ geoIndex: 0 }, [tileLon(x + 1, z), tileLat(y + 1, z)]);
+        var img = el("img");
+        img.alt = "";
+        img.dataset.tile = z + "/" + x + "/" + y;
+        img.src = C.tiles.url.replace("{z}", z).replace("{x}", x).replace("{y}", y);
+        img.style.left = a[0] + "px"; img.style.top = a[1] + "px";
+        img.style.width = (b[0] - a[0]) + "px"; img.style.height = (b[1] - a[1]) + "px";
+        box.appendChild(img);
+      }
+    }
   }
   function tooltip(p) {
     if (p.componentType === "geo") { return state.regionNames[p.name] || p.name; }
@@ -501,7 +555,7 @@
     document.body.dataset.focus = C.focus.code;
     window.addEventListener("resize", function () {
       Object.keys(state.charts).forEach(function (k) { state.charts[k].resize(); });
-      if (state.map) { state.map.resize(); }
+      if (state.map) { state.map.resize(); drawTiles(); }
     });
     connect();
     var t0 = performance.now();
