@@ -19,6 +19,8 @@ from chengyun.cases.service import actor_of
 from chengyun.cases.tables import CaseRow
 from chengyun.errors import DomainError, Forbidden, NotFound
 from chengyun.i18n import translate
+from chengyun.intake import grid_map
+from chengyun.intake.grid_map import task_level
 from chengyun.intake.public_api import public_principal, rate_limited
 from chengyun.intake.tracking import public_view, token_for_case
 from chengyun.patrol.api import area_name
@@ -61,15 +63,20 @@ def phone_actions(container: Container, principal: Principal, row: CaseRow) -> l
 
 @router.get("/grid", response_class=HTMLResponse)
 def grid_home(request: Request, principal: CurrentPrincipal, container: AppContainer) -> Response:
-    """One screen: report (photo, GPS, category), my open tasks, patrol check-in."""
+    """One screen: report (photo, GPS, category), my open tasks as a list and on a small map, patrol check-in."""
     if (away := _grid_worker(request, principal)) is not None:
         return away
     open_states = frozenset(s.value for s in OPEN_STATES)
     total, rows = container.cases.search(principal, states=open_states, limit=TASKS_SHOWN)
-    tasks = [{"case": row, "actions": phone_actions(container, principal, row)} for row in rows]
+    now = container.clock.now()
+    numbered = [(i, task_level(row, now), row) for i, row in enumerate(rows, start=1)]
+    tasks = [{"index": i, "level": level, "case": row, "actions": phone_actions(container, principal, row)}
+             for i, level, row in numbered]
     categories = [c for c in container.categories.catalogue() if c.is_item and c.active]
-    checkins = [{"row": r, "area": area_name(container, r.area_code)} for r in container.patrol.recent(principal, 5)]
-    context = {"tasks": tasks, "total": total, "checkins": checkins,
+    recent = container.patrol.recent(principal, 5)
+    checkins = [{"row": r, "area": area_name(container, r.area_code)} for r in recent]
+    task_map = grid_map.build(container, principal, numbered, recent[0] if recent else None)
+    context = {"tasks": tasks, "total": total, "checkins": checkins, "map": task_map,
                "categories": categories, "messages": messages(get_locale(request))}
     return render(request, "grid_home.html", context)
 

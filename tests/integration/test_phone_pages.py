@@ -1,18 +1,20 @@
 """The phone pages' endpoints over HTTP on SQLite and PostgreSQL: anonymous resident reports (retries, rate limit,
 precise refusals), tracking without personal data, rating once after closing, patrol check-ins, the category
-suggestion, the reverse-geocoding helper and the pages themselves."""
+suggestion, the reverse-geocoding helper and the pages themselves (the grid worker's tasks on a server-drawn map)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from chengyun.auth.model import Role
 from chengyun.bootstrap import Container
 from chengyun.cases.model import Action, Request
+from chengyun.cases.tables import CaseRow
 from chengyun.intake.tables import ReportRow
 from chengyun.patrol.tables import CheckinRow
 from chengyun.web.app import create_app
@@ -254,3 +256,21 @@ def test_possibly_already_reported_nearby_and_following_the_case_instead(site: A
     c.cases.act(c.auth.principal("oper"), number, Request(Action.REJECT, note="不属实"))
     after_reject = client.get("/api/public/reports/similar", params=near).json()["items"]
     assert after_reject == []  # a finished case is not offered
+
+
+def test_the_grid_page_draws_my_tasks_on_an_inline_map_without_any_map_library(site: Any) -> None:
+    client, tokens, c = site
+    here = report(client, GOOD).json()["case_number"]
+    near = report(client, {**GOOD, "lon": YIHU[0] + 0.0003}).json()["case_number"]
+    unplaced = report(client, {**GOOD, "description": "垃圾桶满溢"}).json()["case_number"]
+    with c.sessions.begin() as session:
+        session.execute(update(CaseRow).where(CaseRow.number == unplaced).values(lon=None, lat=None))
+    page = client.get("/grid", headers=auth(tokens["grider"])).text
+    pins = dict(re.findall(r'data-case="([^"]+)" data-index="(\d+)"', page))
+    listed = dict(re.findall(r'<li data-number="([^"]+)" data-index="(\d+)"', page))
+    assert set(pins) == {here, near} and set(listed) == {here, near, unplaced}
+    assert all(pins[n] == listed[n] for n in pins)  # one number for a task, on the map and in the list
+    assert re.search(r'<path class="mm-area" d="M[\d. L]+Z"', page)  # the grid's outline, drawn by the server
+    assert 'data-missing="1"' in page and "另有 1 项任务没有坐标" in page
+    assert "echarts" not in page and "htmx" not in page
+    assert "1 more tasks have no coordinates" in client.get("/grid?lang=en", headers=auth(tokens["grider"])).text

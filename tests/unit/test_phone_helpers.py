@@ -1,12 +1,16 @@
-"""The phone pages' pure helpers: the category suggestion stand-in and the anonymous endpoints' token bucket."""
+"""The phone pages' pure helpers: the category suggestion stand-in, the anonymous endpoints' token bucket, and the
+deadline level of a task on the grid worker's map."""
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
 
+from chengyun.cases.tables import CaseRow
 from chengyun.categories.defaults import default_categories
 from chengyun.categories.model import Category, CategoryKind
 from chengyun.categories.suggest import similarity, suggest
+from chengyun.intake.grid_map import task_level
 from chengyun.intake.ratelimit import RateLimiter
 
 CATALOGUE = default_categories()
@@ -56,3 +60,16 @@ def test_the_bucket_never_holds_more_than_the_burst_and_forgets_old_clients() ->
     limiter.allow("c", 10_000.0)  # "a" is the least recently seen: forgotten, it starts full again
     assert limiter.allow("a", 10_000.0)[0]
     assert RateLimiter(burst=0, per_hour=10).allow("x", 0.0) == (False, math.inf)
+
+
+def test_task_levels_follow_the_deadline_while_the_clock_runs() -> None:
+    now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+    def case(state: str, level: str, due: datetime | None = None) -> CaseRow:
+        return CaseRow(state=state, deadline_level=level, handling_due=due)
+
+    assert task_level(case("dispatched", "green"), now) == "normal"
+    assert task_level(case("dispatched", "yellow"), now) == "due_soon"
+    assert task_level(case("dispatched", "red"), now) == "overdue"
+    assert task_level(case("handling", "green", now - timedelta(minutes=1)), now) == "overdue"
+    assert task_level(case("suspended", "red"), now) == "normal"  # a suspended case's clock is paused

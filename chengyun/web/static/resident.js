@@ -8,10 +8,30 @@
 
   function $(id) { return document.getElementById(id); }
 
+  // ECharts is big (about 370 kB on the wire): it is fetched only once the page has loaded, so on a slow line the
+  // form is there at once and the address field works while the map is still on its way.
+  function withEcharts() {
+    if (window.echarts) { return Promise.resolve(); }
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = "/static/vendor/echarts.min.js"; script.async = true;
+      script.onload = resolve; script.onerror = reject;
+      document.head.appendChild(script);
+    });
+  }
+
+  function afterLoad(run) {
+    if (document.readyState === "complete") { setTimeout(run, 0); } else { window.addEventListener("load", run); }
+  }
+
   function drawMap(el) {
-    if (!el || !window.echarts) { return; }
-    P.request("/api/public/area", { headers: { Accept: "application/json" } }).then(function (res) {
-      if (res.status !== 200) { throw new Error("HTTP " + res.status); }
+    if (!el) { return; }
+    el.dataset.state = "loading";
+    Promise.all([withEcharts(), P.request("/api/public/area", { headers: { Accept: "application/json" } })])
+    .then(function (done) {
+      var res = done[1];
+      if (res.status !== 200 || !window.echarts) { throw new Error("HTTP " + res.status); }
+      el.textContent = "";
       var features = res.body.map.features;
       var children = features.filter(function (f) { return f.properties.role === "child"; });
       var shown = children.length ? children : features, labels = {};
@@ -133,7 +153,7 @@
     });
     outbox.resume();
     listMine();
-    drawMap($("pick-map"));
+    afterLoad(function () { drawMap($("pick-map")); });
   }
 
   function initRate() {
