@@ -163,6 +163,8 @@ def test_text_normalisation_and_exact_jaccard() -> None:
     sets = shingle(["路灯不亮了请维修", "路灯不亮了请尽快维修", "", "a"], 2)
     assert np.diff(sets.offsets).tolist() == [7, 9, 0, 1]
     assert jaccard_many(sets.of(0), sets, np.arange(4)).tolist() == pytest.approx([1.0, 0.6, 0.0, 0.0])
+    nothing = shingle([normalise_text(":", 300), ""], 2)  # punctuation only: no shingle in the whole batch
+    assert nothing.offsets.tolist() == [0, 0, 0] and len(nothing.values) == 0
 
 
 def test_bucket_table_merges_and_drops_dead_rows() -> None:
