@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -63,6 +64,20 @@ def browser() -> Iterator[object]:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
+         "locale": "zh-CN"}  # a phone's browser context
+
+
+def tap_the_pick_map(page: Any) -> None:
+    """On the resident's report page: tap the middle of the street's map to pick the place, wait for the pick."""
+    page.wait_for_selector("#pick-map[data-state=ready] canvas")
+    page.locator("#pick-map").scroll_into_view_if_needed()
+    box = page.locator("#pick-map").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("[data-testid=picked][data-lon]")
 
 
 def sign_in(page: object, base: str, username: str, password: str) -> None:

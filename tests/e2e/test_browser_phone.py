@@ -24,11 +24,9 @@ from chengyun.intake.pages import TASKS_SHOWN
 from chengyun.intake.public_api import public_principal
 from chengyun.intake.service import INTAKE
 from chengyun.intake.tables import ReportRow
-from tests.e2e.conftest import _SERVED, SCREENSHOTS, sign_in
+from tests.e2e.conftest import _SERVED, PHONE, SCREENSHOTS, sign_in, tap_the_pick_map
 
 pytestmark = pytest.mark.browser
-PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
-         "locale": "zh-CN"}
 GRID = "510113002001001"
 
 
@@ -142,12 +140,7 @@ def test_a_resident_reports_by_tapping_the_map_and_follows_it(server: tuple[str,
     page.click("#suggestions .phone-chip[data-code='0201']")
     page.set_input_files("[data-testid=photo-input]", photo())
     page.wait_for_selector("#thumbs figure[data-state=uploaded]")
-    page.wait_for_selector("#pick-map[data-state=ready] canvas")
-    page.locator("#pick-map").scroll_into_view_if_needed()
-    box = page.locator("#pick-map").bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_selector("[data-testid=picked][data-lon]")
+    tap_the_pick_map(page)
     page.fill("[data-testid=phone]", "13800001234")
     page.screenshot(path=str(SCREENSHOTS / "phone-resident-report.png"), full_page=True)
     page.click("[data-testid=submit-report]")

@@ -34,7 +34,7 @@ from chengyun.devices.tables import DeviceRow
 from chengyun.patrol.service import CheckIn
 from chengyun.web.app import create_app
 from tests.conftest import SECRET
-from tests.e2e.conftest import SCREENSHOTS, sign_in
+from tests.e2e.conftest import PHONE, SCREENSHOTS, sign_in, tap_the_pick_map
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.browser
@@ -266,8 +266,6 @@ def test_the_page_resumes_after_a_server_restart_without_losing_an_event(demo: S
     page.close()
 
 
-PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
-         "locale": "zh-CN"}
 
 
 def test_a_residents_report_appears_on_the_big_screen_within_two_seconds(demo: Served, browser: Any) -> None:
@@ -279,12 +277,7 @@ def test_a_residents_report_appears_on_the_big_screen_within_two_seconds(demo: S
     resident = phone.new_page()
     resident.goto(f"{demo.base}/report")  # no sign-in
     resident.fill("[data-testid=description]", "小区门口垃圾桶满了好几天没人清运，气味很大")
-    resident.wait_for_selector("#pick-map[data-state=ready] canvas")
-    resident.locator("#pick-map").scroll_into_view_if_needed()
-    box = resident.locator("#pick-map").bounding_box()
-    assert box is not None
-    resident.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    resident.wait_for_selector("[data-testid=picked][data-lon]")
+    tap_the_pick_map(resident)
     resident.wait_for_selector("#suggestions .phone-chip")
     resident.click("#suggestions .phone-chip >> nth=0")
     sent = resident.evaluate("() => Date.now()")  # before the tap on send: the latency below includes the request
