@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from chengyun.triage.features import Rows, Vectoriser
+from chengyun.triage.features import LeadVectoriser, Rows, Vectoriser
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -37,11 +37,13 @@ class Weights:
                    np.ascontiguousarray(per_label))
 
 
-def explain(rows: Rows, labels: IntArray, weights: Weights, vectoriser: Vectoriser,
+def explain(rows: Rows, labels: IntArray, weights: Weights, vectoriser: Vectoriser | LeadVectoriser,
             top_terms: int) -> list[list[tuple[str, ...]]]:
-    """Per row, per label in `labels[row]`: up to `top_terms` terms with a positive contribution, largest first.
+    """Per row, per label in `labels[row]`: up to `top_terms` distinct terms with a positive contribution, largest
+    first.
 
-    Ties keep column order, and terms without a letter or digit are left out.
+    Ties keep column order, terms without a letter or digit are left out, and a term that counts in both the whole
+    text and its opening is named once (where it weighs most).
     """
     keep = vectoriser.explains[rows.indices]
     row_of = np.repeat(np.arange(len(labels)), np.diff(rows.indptr))[keep]
@@ -50,19 +52,22 @@ def explain(rows: Rows, labels: IntArray, weights: Weights, vectoriser: Vectoris
     contribution = np.take(weights.per_label, flat) * rows.data[keep]
     bounds = np.concatenate([[0], np.cumsum(keep)])[rows.indptr].tolist()  # each row's kept cells
     terms = vectoriser.terms
-    return [_best(contribution[:, start:end], columns[start:end], terms, top_terms)
+    depth = top_terms * (2 if isinstance(vectoriser, LeadVectoriser) else 1)  # a term may count twice
+    return [_best(contribution[:, start:end], columns[start:end], terms, top_terms, depth)
             for start, end in pairwise(bounds)]
 
 
-def _best(block: FloatArray, columns: IntArray, terms: list[str], top_terms: int) -> list[tuple[str, ...]]:
-    """For each row of `block` (one label's contributions of one text's cells), the terms of the largest."""
+def _best(block: FloatArray, columns: IntArray, terms: list[str], top_terms: int,
+          depth: int) -> list[tuple[str, ...]]:
+    """For each row of `block` (one label's contributions of one text's cells), the distinct terms of the largest,
+    looked for among the `depth` largest cells."""
     width = block.shape[1]
     floor = np.full(block.shape[0], TINY)  # a contribution must be positive
-    if width > top_terms:  # and at least the top_terms-th largest of its row (all of them when tied)
-        floor = np.maximum(np.partition(block, width - top_terms, axis=1)[:, width - top_terms], TINY)
+    if width > depth:  # and at least the depth-th largest of its row (all of them when tied)
+        floor = np.maximum(np.partition(block, width - depth, axis=1)[:, width - depth], TINY)
     label, position = np.nonzero(block >= floor[:, None])
     chosen: list[list[tuple[float, int, int]]] = [[] for _ in range(block.shape[0])]
     for k, value, p, column in zip(label.tolist(), block[label, position].tolist(), position.tolist(),
                                    columns[position].tolist(), strict=True):
         chosen[k].append((-value, p, column))
-    return [tuple(terms[column] for _, _, column in sorted(c)[:top_terms]) for c in chosen]
+    return [tuple(dict.fromkeys(terms[column] for _, _, column in sorted(c)))[:top_terms] for c in chosen]

@@ -183,3 +183,67 @@ def fit_vectoriser(texts: Sequence[str], *, ngram_max: int = MAX_N, min_df: int 
     vocabulary, df = vocabulary[keep], df[keep]
     idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
     return Vectoriser(vocabulary.astype(np.int64), idf.astype(np.float64), ngram_max, max_chars)
+
+
+def side_by_side(left: Rows, right: Rows, weight: float) -> Rows:
+    """Two blocks of the same rows as one: `right`'s columns follow `left`'s, its values times `weight`."""
+    left_counts, right_counts = np.diff(left.indptr), np.diff(right.indptr)
+    size = len(left.data) + len(right.data)
+    at_left = np.arange(len(left.data)) + np.repeat(right.indptr[:-1], left_counts)  # k → its row's start + offset
+    at_right = np.arange(len(right.data)) + np.repeat(left.indptr[1:], right_counts)  # after that row's left cells
+    indices, data = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.float64)
+    indices[at_left], data[at_left] = left.indices, left.data
+    indices[at_right], data[at_right] = right.indices + left.columns, right.data * weight
+    return Rows(left.indptr + right.indptr, indices, data, left.columns + right.columns)
+
+
+@dataclass(frozen=True)
+class LeadVectoriser:
+    """The whole text's n-grams beside those of its opening characters (`lead.max_chars`), that block weighted by
+    `weight`: a citizen message begins with its subject, which names the matter more plainly than the body."""
+
+    body: Vectoriser
+    lead: Vectoriser
+    weight: float
+
+    @property
+    def vocabulary(self) -> IntArray:
+        """Both blocks' n-gram keys, in column order."""
+        return np.concatenate([self.body.vocabulary, self.lead.vocabulary])
+
+    def transform(self, texts: Sequence[str]) -> csr_matrix:
+        """Both blocks side by side (each L2-normalised on its own, the lead block then weighted)."""
+        return self.rows(texts).matrix()
+
+    def rows(self, texts: Sequence[str]) -> Rows:
+        """`transform` as plain arrays."""
+        return side_by_side(self.body.rows(texts), self.lead.rows(texts), self.weight)
+
+    def term(self, column: int) -> str:
+        """The text of one feature column."""
+        return self.terms[column]
+
+    @cached_property
+    def terms(self) -> list[str]:
+        """The text of every feature column (a term of the opening appears once per block)."""
+        return self.body.terms + self.lead.terms
+
+    @cached_property
+    def explains(self) -> npt.NDArray[np.bool_]:
+        """Per column: does its text hold a letter or digit."""
+        return np.concatenate([self.body.explains, self.lead.explains])
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the fitted fields only; the caches are rebuilt on first use."""
+        return {name: self.__dict__[name] for name in self.__dataclass_fields__}
+
+
+def fit_features(texts: Sequence[str], *, ngram_max: int = MAX_N, min_df: int = 2, max_chars: int = 2000,
+                 lead_chars: int = 0, lead_weight: float = 0.0) -> Vectoriser | LeadVectoriser:
+    """`fit_vectoriser`, with a block for the opening `lead_chars` characters when both lead settings are positive
+    (and the opening has n-grams seen in `min_df` texts)."""
+    body = fit_vectoriser(texts, ngram_max=ngram_max, min_df=min_df, max_chars=max_chars)
+    if lead_chars <= 0 or lead_weight <= 0:
+        return body
+    lead = fit_vectoriser(texts, ngram_max=ngram_max, min_df=min_df, max_chars=min(lead_chars, max_chars))
+    return LeadVectoriser(body, lead, lead_weight) if len(lead.vocabulary) else body

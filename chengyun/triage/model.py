@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from chengyun.errors import Invalid
 from chengyun.triage.explain import FloatArray, Weights, explain
-from chengyun.triage.features import Rows, Vectoriser, fit_vectoriser
+from chengyun.triage.features import LeadVectoriser, Rows, Vectoriser, fit_features
 
 TOP_K = 3
 
@@ -33,6 +33,8 @@ class Params:
     c: float = 20.0  # inverse regularisation strength of the logistic regression
     balanced: bool = True  # class weights inversely proportional to class size (macro-F1 counts every class)
     max_chars: int = 2000  # longer texts are cut
+    lead_chars: int = 30  # the opening characters (the subject) also form a block of their own …
+    lead_weight: float = 0.5  # … weighted by this (0: no such block)
     max_iter: int = 2000
     top_terms: int = 5  # terms shown per suggestion
 
@@ -70,7 +72,7 @@ class Classification:
 class TriageModel:
     """A fitted vectoriser and classifier; `labels[i]` is the label of probability column i."""
 
-    vectoriser: Vectoriser
+    vectoriser: Vectoriser | LeadVectoriser
     classifier: Any
     labels: tuple[str, ...]
     params: Params = field(default_factory=Params)
@@ -134,9 +136,9 @@ def train(texts: Sequence[str], labels: Sequence[str], params: Params | None = N
     """Fit the vectoriser and the classifier; deterministic for the same input."""
     params = params or Params()
     check_training_set(texts, labels)
-    vectoriser = fit_vectoriser(texts, ngram_max=params.ngram_max, min_df=params.min_df, max_chars=params.max_chars)
+    vectoriser = _features(texts, params, params.min_df)
     if not len(vectoriser.vocabulary):
-        vectoriser = fit_vectoriser(texts, ngram_max=params.ngram_max, min_df=1, max_chars=params.max_chars)
+        vectoriser = _features(texts, params, 1)
     if not len(vectoriser.vocabulary):
         raise Invalid("triage.empty_data")
     classifier = LogisticRegression(C=params.c, max_iter=params.max_iter,
@@ -146,3 +148,8 @@ def train(texts: Sequence[str], labels: Sequence[str], params: Params | None = N
         warnings.simplefilter("ignore", ConvergenceWarning)
         classifier.fit(vectoriser.transform(texts), np.asarray(labels))
     return TriageModel(vectoriser, classifier, tuple(str(label) for label in classifier.classes_), params)
+
+
+def _features(texts: Sequence[str], params: Params, min_df: int) -> Vectoriser | LeadVectoriser:
+    return fit_features(texts, ngram_max=params.ngram_max, min_df=min_df, max_chars=params.max_chars,
+                        lead_chars=params.lead_chars, lead_weight=params.lead_weight)

@@ -15,7 +15,7 @@ DATA = shared_data()
 
 pytestmark = pytest.mark.shared_data
 FILE = DATA / "tipdm2020c" / "fujian2_partial2763_labelled_marsw20.csv"
-MEASURED_MACRO_F1 = 0.900  # bench/bench_triage.py, 2026-11-23 (BENCHMARKS.md)
+MEASURED_MACRO_F1 = 0.906  # bench/bench_triage.py, 2026-12-04, with the opening block (BENCHMARKS.md)
 
 
 def test_five_fold_macro_f1_on_real_messages() -> None:
@@ -35,7 +35,7 @@ def test_held_out_split_and_the_fast_path_agree_with_scikit_learn() -> None:
     model = train([texts[i] for i in dev], [labels[i] for i in dev])
     results = model.classify_many(test)
     held = score([labels[i] for i, s in enumerate(splits) if s == "test"], [r.label for r in results])
-    assert held.macro_f1 > 0.889 - 0.02  # bench/bench_triage.py: 0.889
+    assert held.macro_f1 > 0.888 - 0.02  # bench/bench_triage.py: 0.888
     expected = model.classifier.predict_proba(model.vectoriser.transform(test))
     assert np.abs(model.probabilities(model.vectoriser.rows(test)) - expected).max() < 1e-9
     for text, result in list(zip(test, results, strict=True))[:100]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix, hstack
 
 from chengyun.categories.defaults import default_categories
 from chengyun.categories.model import Catalogue
@@ -14,9 +15,21 @@ from chengyun.errors import Invalid, NotFound
 from chengyun.triage.artefacts import ModelStore
 from chengyun.triage.dataset import read_labelled
 from chengyun.triage.evaluation import cross_validate, cross_validate_top_k, top_k_accuracy
-from chengyun.triage.features import clean, clean_many, decode, decode_many, fit_vectoriser, ngram_keys
+from chengyun.triage.features import (
+    LeadVectoriser,
+    Rows,
+    Vectoriser,
+    clean,
+    clean_many,
+    decode,
+    decode_many,
+    fit_features,
+    fit_vectoriser,
+    ngram_keys,
+    side_by_side,
+)
 from chengyun.triage.keyindex import build_index
-from chengyun.triage.model import TriageModel, train
+from chengyun.triage.model import Params, TriageModel, train
 from chengyun.triage.service import TriageService, demo_examples
 
 TOPICS = {
@@ -64,7 +77,8 @@ def test_terms_decode_in_bulk_as_one_by_one() -> None:
 
 
 def reference_terms(model: TriageModel, text: str, label: str) -> tuple[str, ...]:
-    """The explanation as first written: sort the row's contributions, keep the best five with a letter or digit."""
+    """The explanation as first written: sort the row's contributions, keep the best five distinct terms with a
+    letter or digit."""
     row = model.vectoriser.transform([text])
     coef = np.asarray(model.classifier.coef_)
     k = model.labels.index(label)
@@ -75,7 +89,7 @@ def reference_terms(model: TriageModel, text: str, label: str) -> tuple[str, ...
         if contribution[j] <= 0 or len(terms) >= model.params.top_terms:
             break
         term = model.vectoriser.term(int(row.indices[j]))
-        if any(ch.isalnum() for ch in term):
+        if any(ch.isalnum() for ch in term) and term not in terms:
             terms.append(term)
     return tuple(terms)
 
@@ -211,3 +225,29 @@ def test_the_demo_model_suggests_the_right_item_for_messages_it_never_saw() -> N
     figures = top_k_accuracy(labels, [[s.label for s in r.suggestions] for r in model.classify_many(texts)], k=3)
     assert figures.topk >= MEASURED_HOLDOUT_TOP3 - 0.05
     assert figures.top1 >= 0.75
+
+
+def test_two_blocks_side_by_side_are_scipys_hstack_with_the_weight() -> None:
+    rng = np.random.default_rng(3)
+    left = csr_matrix(rng.random((6, 5)) * (rng.random((6, 5)) < 0.4))
+    dense = rng.random((6, 3)) * (rng.random((6, 3)) < 0.5)
+    dense[2] = 0  # an empty row in one block
+    right = csr_matrix(dense)
+    joined = side_by_side(Rows(left.indptr, left.indices, left.data, 5),
+                          Rows(right.indptr, right.indices, right.data, 3), 0.5)
+    assert (joined.matrix() != hstack([left, right * 0.5]).tocsr()).nnz == 0
+    assert all(np.all(np.diff(joined.indices[a:b]) > 0) for a, b in zip(joined.indptr, joined.indptr[1:],
+                                                                          strict=False))  # columns ascend per row
+
+
+def test_the_opening_block_holds_only_the_opening_characters_and_can_be_switched_off() -> None:
+    texts = ["路灯不亮，晚上很黑", "路灯坏了，晚上很黑", "噪音很吵，晚上睡不着", "噪音扰民，晚上睡不着"]
+    features = fit_features(texts, ngram_max=2, min_df=1, lead_chars=2, lead_weight=0.5)
+    assert isinstance(features, LeadVectoriser)
+    assert set(features.lead.terms) == {"路", "灯", "路灯", "噪", "音", "噪音"}
+    row = features.rows(["路灯不亮"])
+    lead_cells = row.indices >= len(features.body.vocabulary)
+    assert np.linalg.norm(row.data[lead_cells]) == pytest.approx(0.5)  # its own unit length, times the weight
+    assert isinstance(fit_features(texts, lead_chars=2, lead_weight=0.0), Vectoriser)
+    model = train(TEXTS, LABELS, Params(lead_chars=0))
+    assert isinstance(model.vectoriser, Vectoriser) and model.classify("门口的垃圾没人清运").label == "垃圾"
