@@ -194,7 +194,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer("devices", "screen.layer.devices", "devices", DEVICE_PALETTE, "screen.class.", Refresh(every_s=300),
           symbol="rect", size=4, default_on=False, link="/devices/{id}", labels="device_type"),
     Layer("resources", "screen.layer.resources", "resources", RESOURCE_PALETTE, "screen.resource.",
-          Refresh(every_s=900), symbol="diamond", size=10),
+          Refresh(every_s=900), symbol="diamond", size=10, default_on=False),
 )
 
 

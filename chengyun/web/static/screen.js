@@ -278,7 +278,7 @@
       tooltip: { trigger: "item", backgroundColor: "rgba(3,11,26,0.92)", borderColor: "#3ea6ff", textStyle: { color: INK },
         formatter: tooltip },
       geo: Object.assign(C.tiles ? { projection: MERCATOR } : { aspectScale: 0.86 }, {
-        map: state.mapName, roam: true, layoutCenter: ["57%", "51%"], layoutSize: "92%",
+        map: state.mapName, roam: true, left: 236, right: 28, top: 28, bottom: 40,  // clear of the layer panel
         selectedMode: false, zlevel: 0,
         label: { show: m.regions.features.length <= 40, color: "#bfe0ff", fontSize: 13,
           formatter: function (p) { return names[p.name] || ""; } },
