@@ -1,7 +1,8 @@
 """Gzip for the large answers only: the big screen's layers and map, the console's JSON lists, static assets.
 
 Starlette's GZipMiddleware does the work (and leaves server-sent events alone); this wrapper keeps it off the busy
-machine paths (device ingest, Open311 and webhook posts), whose small answers gain nothing and would pay for it.
+machine paths (device ingest, Open311 and webhook posts), whose small answers gain nothing and would pay for it, and
+off HTML pages, which carry the CSRF token beside text a visitor may have typed (BREACH).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 COMPRESSED_PREFIXES = ("/api/screen/", "/static/", "/api/cases", "/api/alarms", "/api/devices", "/api/areas",
-                       "/api/triage/", "/api/kpis", "/screen")
+                       "/api/triage/", "/api/kpis")
 MINIMUM_BYTES = 1024
 
 
