@@ -8,13 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from chengyun.auth.tables import UserRow
 from chengyun.bootstrap import bootstrap
 from chengyun.cases.model import CaseState
 from chengyun.cases.tables import CaseRow, TimelineRow
 from chengyun.config import Settings
-from chengyun.demo.live import LiveSimulator
+from chengyun.demo.live import (
+    FIRST_PATROLS,
+    PATROL_ACCOUNTS,
+    PATROLS_PER_ROUND,
+    LiveSimulator,
+    ensure_patrol_accounts,
+)
 from chengyun.demo.load import ensure_demo
 from chengyun.demo.simulate import simulate
+from chengyun.patrol.tables import CheckinRow
 from chengyun.shared.clock import FixedClock
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -63,3 +71,27 @@ def test_the_live_simulator_opens_cases_and_moves_them_on_in_real_time(settings:
     states = Counter(r.state for r in rows)
     assert states["followed_up"] + states["closed"] > 0 and states["reported"] < len(rows)
     assert live.tick() == 0  # at the same instant nothing more is due
+
+
+def test_grid_workers_check_in_on_patrol_and_show_on_the_screen(settings: Settings, engine: Engine) -> None:
+    clock = FixedClock(NOW)
+    container = bootstrap(settings, engine=engine, clock=clock)
+    ensure_demo(container, echo=lambda _: None)
+    live = LiveSimulator(container, seed=3, patrol_every_s=30.0)
+    live.tick()
+    assert live.checkins == FIRST_PATROLS  # a first round at once, by the demo's grid workers given accounts
+    assert ensure_patrol_accounts(container, PATROL_ACCOUNTS) == 0  # once
+    clock.advance(timedelta(seconds=10))
+    live.tick()
+    assert live.checkins == FIRST_PATROLS  # the next round is not due yet
+    clock.advance(timedelta(seconds=25))
+    live.tick()
+    assert live.checkins == FIRST_PATROLS + PATROLS_PER_ROUND
+    with container.sessions() as session:
+        rows = session.execute(select(CheckinRow.user_id, CheckinRow.area_code, UserRow.scope_code, UserRow.role)
+                               .join(UserRow, UserRow.id == CheckinRow.user_id)).all()
+    assert len(rows) == live.checkins and {r.role for r in rows} == {"grid_worker"}
+    assert all(r.area_code is not None and r.area_code.startswith(r.scope_code) for r in rows)  # in their own grid
+    operator = container.auth.principal("operator")
+    shown = container.screen.layer(operator, container.screen.focus(operator), "workers")
+    assert len(shown) == len({r.user_id for r in rows}) and {p.cls for p in shown} == {"fresh"}
