@@ -381,12 +381,10 @@ def page_weight(page: Any) -> tuple[int, dict[str, Any]]:
     return load["document"] + sum(i["bytes"] for i in load["items"]), load
 
 
-def assert_ready_in_time(total: int, ready_ms: float) -> None:
-    """The document was ready no sooner than the line's round trips allow (the emulation was on) and no later
-    than the line allows for its bytes: two round trips (the document, then its scripts and style sheets side by
-    side) plus the bytes at the emulated rate, twice over for parsing and running on a slow CI machine."""
-    wire_ms = 2 * SLOW_3G["latency"] + 1000 * total / SLOW_3G["downloadThroughput"]
-    assert 2 * SLOW_3G["latency"] <= ready_ms <= 2 * wire_ms + 3000, (ready_ms, wire_ms)
+def assert_the_line_was_slow(ready_ms: float) -> None:
+    """The document was ready no sooner than two of the emulated line's round trips allow (the document, then its
+    scripts and style sheets side by side): the emulation was on. The byte budget, not a time, is the assertion."""
+    assert ready_ms >= 2 * SLOW_3G["latency"], ready_ms
 
 
 def test_the_grid_page_fits_its_byte_budget_and_works_on_a_slow_line(server: tuple[str, dict[str, str]],
@@ -404,7 +402,7 @@ def test_the_grid_page_fits_its_byte_budget_and_works_on_a_slow_line(server: tup
     assert {i["name"].rsplit("/", 1)[-1] for i in load["items"]} == {"phone.css", "phone.js", "grid.js",
                                                                       "notifications.js"}
     assert total <= PAGE_BUDGET, (total, load)
-    assert_ready_in_time(total, load["ready_ms"])
+    assert_the_line_was_slow(load["ready_ms"])
     page.wait_for_selector("[data-testid=gps][data-state=ready]", timeout=30_000)  # the report form works
     context.close()
 
@@ -420,7 +418,7 @@ def test_the_resident_form_comes_first_on_a_slow_line_and_the_big_map_library_af
     total, load = page_weight(page)
     assert not any("echarts" in i["name"] for i in load["items"])  # not before the page is usable
     assert total <= PAGE_BUDGET, (total, load)
-    assert_ready_in_time(total, load["ready_ms"])
+    assert_the_line_was_slow(load["ready_ms"])
     cdp.send("Network.emulateNetworkConditions", {**SLOW_3G, "latency": 0, "downloadThroughput": -1,
                                                   "uploadThroughput": -1})  # the line gets better …
     page.wait_for_selector("#pick-map[data-state=ready] canvas", timeout=30_000)  # … and the map arrives
