@@ -25,7 +25,7 @@ def device_page(device_id: str, request: Request, principal: CurrentPrincipal, c
     locale = get_locale(request)
     context: dict[str, Any] = {
         "d": device, "chain": _chain(container, device["area_code"]), "alarms": alarms, "alarm_total": total,
-        "type_name": device["type_name"] if locale.startswith("zh") else device["type_name_en"],
+        "type_name": _type_name(container, device["type"], locale),
         "alarm_names": {r.alarm_type: _alarm_name(container, r.alarm_type, locale) for r in alarms}}
     return render(request, "device_detail.html", context)
 
@@ -35,6 +35,11 @@ def _chain(container: AppContainer, code: str) -> list[tuple[str, str]]:
         return [(ref.code, ref.name) for ref in container.areas.chain(code)]
     except NotFound:
         return [(code, code)]
+
+
+def _type_name(container: AppContainer, code: str, locale: str) -> str:
+    kind = container.devices.types().get(code)
+    return kind.name(locale) if kind is not None else code
 
 
 def _alarm_name(container: AppContainer, code: str, locale: str) -> str:
