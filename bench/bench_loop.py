@@ -59,44 +59,51 @@ def loops(container: Container, cases: int) -> None:
 
 
 def process_main(data_dir: str, postgres: str | None, schema: str | None, clients: int, cases: int,
-                 ready: mp.Barrier) -> None:  # type: ignore[valid-type]
-    """One server-like process: `clients` threads over one container, started together with the others."""
+                 ready: mp.Barrier, finished: mp.Queue) -> None:  # type: ignore[valid-type]
+    """One server-like process: `clients` threads over one container, started together with the others; reports
+    when its last loop ended (the clock is the machine's monotonic one, shared by all processes)."""
     container = container_for(data_dir, postgres, schema)
     loops(container, 2)  # warm the caches (catalogue, duty list, area index, compiled statements)
     threads = [threading.Thread(target=loops, args=(container, cases)) for _ in range(clients)]
-    ready.wait()
+    ready.wait(timeout=300)
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    finished.put(time.monotonic())
     container.engine.dispose()
 
 
 def measure(data_dir: str, postgres: str | None, schema: str | None, processes: int, clients: int,
             cases: int) -> float:
-    """Cases per second over all processes and clients, from the common start to the last finish."""
+    """Cases per second over all processes and clients, from the common start to the last loop's end (not
+    counting the processes' exit)."""
     ctx = mp.get_context("spawn")
     ready = ctx.Barrier(processes + 1)
+    finished = ctx.Queue()
     per_client = max(1, cases // (processes * clients))
-    procs = [ctx.Process(target=process_main, args=(data_dir, postgres, schema, clients, per_client, ready))
+    procs = [ctx.Process(target=process_main, args=(data_dir, postgres, schema, clients, per_client, ready,
+                                                    finished))
              for _ in range(processes)]
     for p in procs:
         p.start()
-    ready.wait()
-    start = time.perf_counter()
+    ready.wait(timeout=300)  # a process that died before the start breaks the barrier instead of hanging the run
+    start = time.monotonic()
+    ends = [finished.get(timeout=600) for _ in procs]
     for p in procs:
         p.join()
         if p.exitcode != 0:
             raise SystemExit(f"a benchmark process failed (exit {p.exitcode})")
-    return per_client * processes * clients / (time.perf_counter() - start)
+    return per_client * processes * clients / (max(ends) - start)
 
 
-def run_all(label: str, data_dir: str, postgres: str | None, schema: str | None, cases: int) -> None:
+def run_all(label: str, data_dir: str, postgres: str | None, schema: str | None, cases: int,
+            setups: list[tuple[int, int]]) -> None:
     setup = container_for(data_dir, postgres, schema)
     setup.migrate()
     ensure_demo(setup, echo=lambda _: None)
     setup.engine.dispose()
-    for processes, clients in SETUPS:
+    for processes, clients in setups:
         cps = measure(data_dir, postgres, schema, processes, clients, cases)
         print(f"  {label:<10} {processes} process × {clients} clients: {cps:8.1f} cases/s "
               f"({cps * (len(STEPS) + 1):8.1f} steps/s)", flush=True)
@@ -106,11 +113,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=400, help="cases per set-up")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--databases", default="sqlite,postgresql", help="which of sqlite,postgresql to run")
+    parser.add_argument("--setups", default=",".join(f"{p}x{c}" for p, c in SETUPS),
+                        help="processes×clients set-ups, e.g. 1x1,2x8")
     args = parser.parse_args()
+    setups = [(int(p), int(c)) for p, c in (item.split("x") for item in args.setups.split(","))]
+    databases = set(args.databases.split(","))
     print(f"machine: {platform.machine()}, python {platform.python_version()}; {args.cases} cases × 9 steps "
           "per set-up")
     with tempfile.TemporaryDirectory() as tmp:
-        run_all("SQLite", tmp, None, None, args.cases)
+        if "sqlite" in databases:
+            run_all("SQLite", tmp, None, None, args.cases, setups)
+        if "postgresql" not in databases:
+            return
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
         try:
@@ -120,7 +135,7 @@ def main() -> None:
             print(f"  PostgreSQL : not reachable ({type(exc).__name__})")
             return
         try:
-            run_all("PostgreSQL", tmp, args.postgres, schema, args.cases)
+            run_all("PostgreSQL", tmp, args.postgres, schema, args.cases, setups)
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

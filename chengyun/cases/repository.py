@@ -7,13 +7,15 @@ SQLAlchemy's compile cache warm and skip the ORM's unit of work; rows come back 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chengyun.areas.model import AreaRef
@@ -21,6 +23,8 @@ from chengyun.areas.tables import AreaRow
 from chengyun.cases.model import Case, CaseState, Rating, TimelineEntry
 from chengyun.cases.policies import CategoryFacts
 from chengyun.cases.tables import CaseRow, TimelineRow
+from chengyun.db.engine import write_gate_of
+from chengyun.db.lean import LeanStatement
 from chengyun.errors import Conflict, Forbidden, Invalid
 from chengyun.org.model import UnitKind
 from chengyun.org.tables import UnitRow
@@ -29,26 +33,29 @@ from chengyun.shared.handling import HandlingLevel, Urgency
 _AGGREGATE_FIELDS = [f.name for f in fields(Case)]
 STEP_COLUMNS = (*_AGGREGATE_FIELDS, "updated_at", "route_note")  # what one step may change
 
+_UNSET = object()
 _new_case_row = CaseRow.__mapper__.class_manager.new_instance
 _CASES: Table = CaseRow.__table__  # type: ignore[assignment]  # declared tables are Tables
-_BY_NUMBER = select(_CASES).where(_CASES.c.number == bindparam("number"))
+_BY_NUMBER = LeanStatement(select(_CASES).where(_CASES.c.number == bindparam("number")), writes=False)
 _BY_EXTERNAL = select(_CASES).where(_CASES.c.external_system == bindparam("system"),
                                     _CASES.c.external_id == bindparam("external_id"))
 _REPORTED_SINCE = (select(_CASES.c.id).where(_CASES.c.reporter_phone_hash == bindparam("hash"),
                                              _CASES.c.reported_at >= bindparam("since")).limit(1))
 _INSERT_CASE = insert(_CASES).returning(_CASES.c.id)
 _SET_NUMBER = update(_CASES).where(_CASES.c.id == bindparam("_id")).values(number=bindparam("number"))
-_WRITE_STEP = (update(_CASES).where(_CASES.c.id == bindparam("_id"), _CASES.c.version == bindparam("_expected"))
-               .values({name: bindparam(name) for name in STEP_COLUMNS}))
-_INSERT_TIMELINE = insert(TimelineRow)
+_TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
+_TIMELINE_COLUMNS = ("case_id", "seq", "action", "from_state", "to_state", "at", "actor_id", "actor_role",
+                     "actor_unit", "note", "attachments", "data")
+_INSERT_TIMELINE = LeanStatement(insert(_TIMELINE).values({name: bindparam(name) for name in _TIMELINE_COLUMNS}),
+                                 writes=True)
 _UNIT_PLACE = (select(UnitRow.kind, AreaRow.path).join(AreaRow, AreaRow.code == UnitRow.area_code)
                .where(UnitRow.code == bindparam("unit")))
 
 
 def by_number(conn: Connection, number: str) -> CaseRow | None:
     """The case with this human number, detached."""
-    found = conn.execute(_BY_NUMBER, {"number": number}).first()
-    return detached(found._mapping) if found is not None else None
+    found = _BY_NUMBER.first(conn, {"number": number})
+    return detached(found) if found is not None else None
 
 
 def detached(values: Mapping[Any, Any]) -> CaseRow:
@@ -91,15 +98,63 @@ def insert_case(conn: Connection, row: CaseRow, number_of: Callable[[int], str])
     return row
 
 
+@functools.lru_cache(maxsize=256)
+def _update_step(columns: tuple[str, ...]) -> LeanStatement:
+    """The version-checked UPDATE of these columns (a step changes a few: SQLite then rewrites only their indexes)."""
+    return LeanStatement(_versioned_update(columns), writes=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_and_append(columns: tuple[str, ...]) -> LeanStatement:
+    """PostgreSQL: the UPDATE and the timeline INSERT as one statement (one round trip, atomic on its own)."""
+    moved = _versioned_update(columns).returning(_CASES.c.id).cte("moved")
+    entry = select(moved.c.id, *(bindparam(f"t_{name}", type_=_TIMELINE.c[name].type)
+                                 for name in _TIMELINE_COLUMNS[1:]))
+    return LeanStatement(insert(_TIMELINE).from_select(_TIMELINE_COLUMNS, entry), writes=True)
+
+
+def _versioned_update(columns: tuple[str, ...]) -> Any:
+    return (update(_CASES).where(_CASES.c.id == bindparam("_id"), _CASES.c.version == bindparam("_expected"))
+            .values({name: bindparam(name) for name in columns}))
+
+
 def write_step(conn: Connection, row: CaseRow, values: dict[str, Any], entry: TimelineEntry) -> None:
-    """The new snapshot if nobody moved the case since `row` was read, and its timeline entry; else Conflict."""
-    if conn.execute(_WRITE_STEP, {"_id": row.id, "_expected": row.version, **values}).rowcount != 1:
-        raise Conflict("cases.changed", number=row.number, expected=row.version, current=row.version + 1)
+    """The new snapshot if nobody moved the case since `row` was read, and its timeline entry; else Conflict.
+
+    Only the changed columns are written. On PostgreSQL both rows go in one statement, so the caller may run it
+    outside a transaction (`step_connection`); on SQLite they are two statements in the caller's transaction.
+    """
+    current = row.__dict__
+    changed = {name: value for name, value in values.items() if current.get(name, _UNSET) != value}
+    columns = tuple(sorted(changed))
+    step = timeline_values(row.id, entry)
     try:
-        conn.execute(_INSERT_TIMELINE, timeline_values(row.id, entry))
+        if conn.dialect.name == "postgresql":
+            params = {"_id": row.id, "_expected": row.version, **changed, **{f"t_{k}": v for k, v in step.items()}}
+            written = _update_and_append(columns).execute(conn, params).rowcount == 1
+        else:
+            written = _update_step(columns).execute(conn, {"_id": row.id, "_expected": row.version,
+                                                           **changed}).rowcount == 1
+            if written:
+                _INSERT_TIMELINE.execute(conn, step)
     except IntegrityError as exc:  # the same step written by a concurrent request
         raise Conflict("cases.changed", number=row.number, expected=row.version,
                        current=row.version + 1) from exc
+    if not written:
+        raise Conflict("cases.changed", number=row.number, expected=row.version, current=row.version + 1)
+
+
+@contextlib.contextmanager
+def step_connection(engine: Engine) -> Iterator[Connection]:
+    """Where a step runs: on PostgreSQL in autocommit (its reads need no transaction, its write is one statement),
+    elsewhere in a transaction committed at the end."""
+    if engine.dialect.name != "postgresql":
+        gate = write_gate_of(engine)
+        with gate.serial() if gate is not None else contextlib.nullcontext(), engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def new_row(new: Any, category: CategoryFacts, chain: tuple[AreaRef, ...], lon: float, lat: float,

@@ -105,7 +105,7 @@ class CaseService:
 
     def _act(self, principal: Principal, number: str, request: Request, version: int | None) -> CaseRow:
         now = self.clock.now()
-        with self._engine.begin() as conn:
+        with repo.step_connection(self._engine) as conn:
             row = self._visible(conn, principal, number)
             if version is not None and version != row.version:
                 raise Conflict("cases.changed", number=number, expected=version, current=row.version)

@@ -29,7 +29,7 @@ class CaseRow(Base):
     source: Mapped[str] = mapped_column(String(12), index=True)
     category_code: Mapped[str] = mapped_column(String(20), index=True)
     urgency: Mapped[str] = mapped_column(String(10))
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    state: Mapped[str] = mapped_column(String(20))  # indexed as the prefix of ix_cases_state_due
     version: Mapped[int] = mapped_column(Integer, default=0)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
@@ -80,7 +80,7 @@ class TimelineRow(Base):
     __table_args__ = (UniqueConstraint("case_id", "seq", name="step"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))  # the prefix of "step"
     seq: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(24))
     from_state: Mapped[str] = mapped_column(String(20))
