@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengyun.audit.tables import AuditEventRow
+from chengyun.db.lean import LeanStatement
 from chengyun.shared.clock import Clock
 
-_INSERT_EVENT = insert(AuditEventRow)
+_COLUMNS = ("at", "actor", "actor_id", "action", "outcome", "target", "ip", "detail")
+_INSERT_EVENT = LeanStatement(insert(AuditEventRow).values({name: bindparam(name) for name in _COLUMNS}),
+                              writes=True)
 
 
 def record(
@@ -30,7 +33,7 @@ def record(
 ) -> None:
     """Write an audit event in the session's current transaction (a plain INSERT: it is on every case opening)."""
     conn = session.connection() if isinstance(session, Session) else session
-    conn.execute(_INSERT_EVENT, {
+    _INSERT_EVENT.execute(conn, {
         "at": clock.now(), "actor": actor, "actor_id": actor_id, "action": action, "outcome": outcome,
         "target": target, "ip": ip, "detail": detail,
     })

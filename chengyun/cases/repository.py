@@ -39,17 +39,21 @@ _CASES: Table = CaseRow.__table__  # type: ignore[assignment]  # declared tables
 _BY_NUMBER = LeanStatement(select(_CASES).where(_CASES.c.number == bindparam("number")), writes=False)
 _BY_EXTERNAL = select(_CASES).where(_CASES.c.external_system == bindparam("system"),
                                     _CASES.c.external_id == bindparam("external_id"))
-_REPORTED_SINCE = (select(_CASES.c.id).where(_CASES.c.reporter_phone_hash == bindparam("hash"),
-                                             _CASES.c.reported_at >= bindparam("since")).limit(1))
-_INSERT_CASE = insert(_CASES).returning(_CASES.c.id)
-_SET_NUMBER = update(_CASES).where(_CASES.c.id == bindparam("_id")).values(number=bindparam("number"))
+_REPORTED_SINCE = LeanStatement(select(_CASES.c.id).where(_CASES.c.reporter_phone_hash == bindparam("hash"),
+                                                          _CASES.c.reported_at >= bindparam("since")).limit(1),
+                                writes=False)
+_NEW_CASE_COLUMNS = tuple(c.key for c in _CASES.columns if c.key != "id")
+_INSERT_CASE = LeanStatement(insert(_CASES).values({name: bindparam(name) for name in _NEW_CASE_COLUMNS})
+                             .returning(_CASES.c.id), writes=True)
+_SET_NUMBER = LeanStatement(update(_CASES).where(_CASES.c.id == bindparam("_id"))
+                            .values(number=bindparam("number")), writes=True)
 _TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
 _TIMELINE_COLUMNS = ("case_id", "seq", "action", "from_state", "to_state", "at", "actor_id", "actor_role",
                      "actor_unit", "note", "attachments", "data")
 _INSERT_TIMELINE = LeanStatement(insert(_TIMELINE).values({name: bindparam(name) for name in _TIMELINE_COLUMNS}),
                                  writes=True)
-_UNIT_PLACE = (select(UnitRow.kind, AreaRow.path).join(AreaRow, AreaRow.code == UnitRow.area_code)
-               .where(UnitRow.code == bindparam("unit")))
+_UNIT_PLACE = LeanStatement(select(UnitRow.kind, AreaRow.path).join(AreaRow, AreaRow.code == UnitRow.area_code)
+                            .where(UnitRow.code == bindparam("unit")), writes=False)
 
 
 def by_number(conn: Connection, number: str) -> CaseRow | None:
@@ -86,15 +90,17 @@ def reported_since(conn: Connection, phone_hash: str | None, since: datetime) ->
     """True when a case with this reporter's phone hash was reported at or after `since` (一人多诉)."""
     if phone_hash is None:
         return False
-    return conn.execute(_REPORTED_SINCE, {"hash": phone_hash, "since": since}).first() is not None
+    return _REPORTED_SINCE.first(conn, {"hash": phone_hash, "since": since}) is not None
 
 
 def insert_case(conn: Connection, row: CaseRow, number_of: Callable[[int], str]) -> CaseRow:
     """Store a new case row and give it its number, which is made from the id the database assigns."""
-    values = {c.key: value for c in _CASES.columns if c.key != "id" and (value := getattr(row, c.key)) is not None}
-    row.id = conn.execute(_INSERT_CASE, values).scalar_one()
+    values = {name: getattr(row, name) for name in _NEW_CASE_COLUMNS}
+    inserted = _INSERT_CASE.first(conn, values)
+    assert inserted is not None  # RETURNING gives the new row's id
+    row.id = inserted["id"]
     row.number = number_of(row.id)
-    conn.execute(_SET_NUMBER, {"_id": row.id, "number": row.number})
+    _SET_NUMBER.execute(conn, {"_id": row.id, "number": row.number})
     return row
 
 
@@ -131,10 +137,10 @@ def write_step(conn: Connection, row: CaseRow, values: dict[str, Any], entry: Ti
     try:
         if conn.dialect.name == "postgresql":
             params = {"_id": row.id, "_expected": row.version, **changed, **{f"t_{k}": v for k, v in step.items()}}
-            written = _update_and_append(columns).execute(conn, params).rowcount == 1
+            written = _update_and_append(columns).execute(conn, params) == 1
         else:
             written = _update_step(columns).execute(conn, {"_id": row.id, "_expected": row.version,
-                                                           **changed}).rowcount == 1
+                                                           **changed}) == 1
             if written:
                 _INSERT_TIMELINE.execute(conn, step)
     except IntegrityError as exc:  # the same step written by a concurrent request
@@ -178,16 +184,18 @@ def new_row(new: Any, category: CategoryFacts, chain: tuple[AreaRef, ...], lon: 
 
 
 def to_aggregate(row: CaseRow) -> Case:
-    """The pure aggregate the transition rules look at."""
+    """The pure aggregate the transition rules look at (read from the row's values, not its instrumented
+    attributes: this runs on every step)."""
+    r: Callable[[str], Any] = row.__dict__.get  # a row made here may lack the columns it never set
     return Case(
-        state=CaseState(row.state), version=row.version, urgency=Urgency(row.urgency),
-        handling_level=HandlingLevel(row.handling_level), lead_unit=row.lead_unit,
-        assist_units=tuple(row.assist_units or ()), resume_to=CaseState(row.resume_to) if row.resume_to else None,
-        merged_into=row.merged_into, extension_pending=row.extension_pending, dispatched_at=row.dispatched_at,
-        claim_due=row.claim_due, handling_due=row.handling_due, suspended_at=row.suspended_at,
-        pauses=tuple((datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in row.pauses or ()),
-        claimed_at=row.claimed_at, closed_at=row.closed_at, rating=Rating(row.rating) if row.rating else None,
-        returns=row.returns, escalations=row.escalations, urges=row.urges, self_handled=row.self_handled,
+        state=CaseState(r("state")), version=r("version"), urgency=Urgency(r("urgency")),
+        handling_level=HandlingLevel(r("handling_level")), lead_unit=r("lead_unit"),
+        assist_units=tuple(r("assist_units") or ()), resume_to=CaseState(r("resume_to")) if r("resume_to") else None,
+        merged_into=r("merged_into"), extension_pending=r("extension_pending"), dispatched_at=r("dispatched_at"),
+        claim_due=r("claim_due"), handling_due=r("handling_due"), suspended_at=r("suspended_at"),
+        pauses=tuple((datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in r("pauses") or ()),
+        claimed_at=r("claimed_at"), closed_at=r("closed_at"), rating=Rating(r("rating")) if r("rating") else None,
+        returns=r("returns"), escalations=r("escalations"), urges=r("urges"), self_handled=r("self_handled"),
     )
 
 
@@ -217,10 +225,10 @@ def timeline_values(case_id: int, entry: TimelineEntry) -> dict[str, Any]:
 def check_push_down(conn: Connection, row: CaseRow, unit_code: str, admission: bool,
                     dispatcher_scope: str) -> None:
     """A unit may receive the case only inside the dispatcher's subtree; a community only admitted items."""
-    place = conn.execute(_UNIT_PLACE, {"unit": unit_code}).first()
+    place = _UNIT_PLACE.first(conn, {"unit": unit_code})
     if place is None:
         raise Invalid("cases.unknown_unit", unit=unit_code)
-    kind, path = place
+    kind, path = place["kind"], place["path"]
     if not path.startswith(dispatcher_scope):
         raise Forbidden("cases.push_down.outside_scope", unit=unit_code, scope=dispatcher_scope)
     if kind == UnitKind.COMMUNITY_COMMITTEE.value and not admission:

@@ -162,7 +162,7 @@ class SqliteWriteGate:
                 if time.monotonic() >= deadline:
                     return False
                 time.sleep(pause)
-                pause = min(pause * 2, 0.001)
+                pause = min(pause * 2, 0.0002)
 
 
 _GATE_KEY = "chengyun_write_gate"

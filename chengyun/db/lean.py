@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 from chengyun.db.engine import write_gate_of
 
@@ -34,6 +35,7 @@ class _Prepared:
     names: tuple[str, ...]  # parameter names in the order the DBAPI takes them
     bind: tuple[Processor | None, ...]  # per name: the column type's conversion to the driver's value
     positional: bool
+    defaults: dict[str, Any]  # values of binds the statement carries itself
     keys: tuple[str, ...]  # result column names
     types: tuple[Any, ...]  # result column types
     writes: bool
@@ -44,24 +46,36 @@ class _Prepared:
 class LeanStatement:
     """A Core statement run without SQLAlchemy's per-call machinery; parameters and rows typed as SQLAlchemy would."""
 
-    def __init__(self, statement: Executable, *, writes: bool) -> None:
+    def __init__(self, statement: ClauseElement, *, writes: bool) -> None:
         self._statement = statement
         self._writes = writes
         self._prepared: dict[str, _Prepared] = {}
         self._lock = threading.Lock()
 
-    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        """Run in `conn`'s transaction; returns the DBAPI cursor (rowcount, fetchone)."""
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Run in `conn`'s transaction (or as its own, in autocommit); the number of rows it changed."""
+        cursor = self._run(conn, params)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def _run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         prepared = self._prepared.get(conn.dialect.name) or self._prepare(conn.dialect)
+        if not conn.in_transaction():  # as SQLAlchemy autobegins: commit-as-you-go callers' commit then counts
+            conn.begin()
         if prepared.writes:
             gate = write_gate_of(conn.engine)
             if gate is not None:
                 gate.before_write(conn)
-        values = [value if (process := prepared.bind[i]) is None or value is None else process(value)
+        if prepared.defaults:  # binds with a value of their own, e.g. a LIMIT
+            params = {**prepared.defaults, **params}
+        # processors see None too, as in SQLAlchemy (JSON stores None as 'null')
+        values = [value if (process := prepared.bind[i]) is None else process(value)
                   for i, value in enumerate(params[name] for name in prepared.names)]
         dbapi = conn.connection.dbapi_connection
         cursor = dbapi.cursor()  # type: ignore[union-attr]  # a checked-out connection has one
-        arguments = values if prepared.positional else dict(zip(prepared.names, values))
+        arguments = values if prepared.positional else dict(zip(prepared.names, values, strict=True))
         try:
             cursor.execute(prepared.sql, arguments)
         except conn.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy's own path: its exception, dead link dropped
@@ -75,31 +89,35 @@ class LeanStatement:
     def first(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """The first row as a dict of typed values, or None."""
         prepared = self._prepared.get(conn.dialect.name) or self._prepare(conn.dialect)
-        cursor = self.execute(conn, params)
-        found = cursor.fetchone()
+        cursor = self._run(conn, params)
+        try:
+            found = cursor.fetchone()
+            described = cursor.description
+        finally:
+            cursor.close()
         if found is None:
             return None
         if not prepared.result:
             prepared.result.append(tuple(
-                kind.dialect_impl(conn.dialect).result_processor(conn.dialect, described[1])
-                for kind, described in zip(prepared.types, cursor.description)))
+                kind.dialect_impl(conn.dialect).result_processor(conn.dialect, code)
+                for kind, (_name, code, *_rest) in zip(prepared.types, described, strict=True)))
         processors = prepared.result[0]
-        return {key: value if (process := processors[i]) is None or value is None else process(value)
-                for i, (key, value) in enumerate(zip(prepared.keys, found))}
+        return {key: value if (process := processors[i]) is None else process(value)
+                for i, (key, value) in enumerate(zip(prepared.keys, found, strict=True))}
 
     def _prepare(self, dialect: Dialect) -> _Prepared:
         with self._lock:
             compiled = self._statement.compile(dialect=dialect)
             assert isinstance(compiled, SQLCompiler)
             positional = bool(compiled.positional)
-            names: Sequence[str] = (compiled.positiontup or []) if positional else list(compiled.bind_names.values())
-            binds = {bind.key: bind for bind in compiled.binds.values()}
-            bind = tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
-            columns = getattr(self._statement, "selected_columns", None)
-            if columns is None:
-                columns = getattr(self._statement, "_returning", ())
-            keys = tuple(column.key for column in columns)
+            names: Sequence[str] = (compiled.positiontup or []) if positional else list(compiled.binds)
+            bind = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+            columns = (self._statement.selected_columns if isinstance(self._statement, Select)
+                       else getattr(self._statement, "exported_columns", ()))  # INSERT/UPDATE … RETURNING
+            keys = tuple(str(column.key) for column in columns)
             types = tuple(column.type for column in columns)
-            prepared = _Prepared(compiled.string, tuple(names), bind, positional, keys, types, self._writes, [])
+            defaults = {name: b.effective_value for name, b in compiled.binds.items() if not b.required}
+            prepared = _Prepared(compiled.string, tuple(names), bind, positional, defaults, keys, types, self._writes,
+                                 [])
             self._prepared[dialect.name] = prepared
             return prepared
