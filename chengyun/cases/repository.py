@@ -160,7 +160,16 @@ def step_connection(engine: Engine) -> Iterator[Connection]:
             yield conn
         return
     with engine.connect() as conn:
-        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        # the driver's own switch, flipped back before the connection returns to the pool: SQLAlchemy's
+        # `isolation_level="AUTOCOMMIT"` option sets and resets it through its characteristics machinery, a tenth
+        # of a step's CPU here
+        driver = conn.connection.dbapi_connection
+        driver.autocommit = True  # type: ignore[union-attr]  # psycopg
+        try:
+            yield conn
+        finally:
+            if not conn.invalidated:
+                driver.autocommit = False  # type: ignore[union-attr]
 
 
 def new_row(new: Any, category: CategoryFacts, chain: tuple[AreaRef, ...], lon: float, lat: float,

@@ -92,7 +92,8 @@ class LeanStatement:
         cursor = self._run(conn, params)
         try:
             found = cursor.fetchone()
-            described = cursor.description
+            # the driver's type codes, needed once (psycopg builds the description anew on every read)
+            described = cursor.description if found is not None and not prepared.result else ()
         finally:
             cursor.close()
         if found is None:

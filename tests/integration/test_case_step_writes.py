@@ -13,12 +13,13 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, Table, func, insert, select, update
 
+from chengyun.audit.tables import AuditEventRow
 from chengyun.auth.model import Principal, Role
 from chengyun.bootstrap import Container
 from chengyun.cases import repository as repo
@@ -283,3 +284,21 @@ def test_two_steps_that_both_read_before_either_writes_have_exactly_one_winner(l
         assert conn.execute(select(func.count()).select_from(TIMELINE)).scalar_one() == 2
     gate = write_gate_of(loop.engine)
     assert gate is None or not gate.held
+
+
+def test_a_step_leaves_its_connection_as_it_found_it(engine: Engine) -> None:
+    """PostgreSQL steps run in the driver's autocommit mode; the connection goes back to the pool transactional, so
+    the next user's rollback undoes its write (in autocommit the row would stay)."""
+    with repo.step_connection(engine) as conn:
+        conn.execute(select(1)).scalar_one()
+    events = AuditEventRow.__table__
+    for attempt in range(3):  # whichever pooled connection comes next
+        with engine.connect() as conn:
+            assert getattr(conn.connection.dbapi_connection, "autocommit", False) is False
+            with conn.begin() as tx:
+                conn.execute(insert(events).values(at=datetime.now(UTC), actor=f"probe-{attempt}", action="probe",
+                                                   outcome="ok", detail={}))
+                tx.rollback()
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(events)
+                            .where(events.c.actor.like("probe-%"))).scalar_one() == 0
