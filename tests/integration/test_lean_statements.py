@@ -8,7 +8,6 @@ import multiprocessing
 import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -33,12 +32,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from chengyun.db.engine import SqliteWriteGate, make_engine, write_gate_of
 from chengyun.db.lean import LeanStatement
 from chengyun.db.types import UTCDateTime
-from tests.conftest import PG_URL, need
+from tests.conftest import PG_URL, postgres_schema
 
 CHINA = timezone(timedelta(hours=8))
 WAIT_S = 60  # generous: a slow machine only makes the test slower, never wrong
@@ -405,23 +404,8 @@ def test_serial_locks_other_processes_out_only_from_its_first_write_to_its_end(
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    admin = make_engine(PG_URL)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except OperationalError:
-        admin.dispose()
-        need(False, f"PostgreSQL at {PG_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with postgres_schema() as schema:
         yield schema
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text("SET LOCAL lock_timeout = '20s'"))
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _backend(engine: Engine) -> int:
