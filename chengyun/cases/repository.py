@@ -1,8 +1,9 @@
-"""Rows ↔ aggregate for cases, and the few statements a step runs inside its transaction.
+"""Rows ↔ aggregate for cases, and the few statements a step runs.
 
-A step is the hot path of the whole product (every click of every unit), so it runs prebuilt Core statements on
-the session's connection: read the case, a version-checked UPDATE, the timeline INSERT. Prebuilt statements keep
-SQLAlchemy's compile cache warm and skip the ORM's unit of work; rows come back as detached `CaseRow`s.
+A step is the hot path of the whole product (every click of every unit), so it reads the case and writes only what
+changed with lean statements (`db/lean.py`: compiled once, run on the driver's cursor): on SQLite a version-checked
+UPDATE and the timeline INSERT in one transaction, on PostgreSQL both as one statement in autocommit. Rows come
+back as detached `CaseRow`s.
 """
 
 from __future__ import annotations
