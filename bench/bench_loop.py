@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import platform
 import tempfile
 import threading
@@ -64,7 +65,16 @@ def process_main(data_dir: str, postgres: str | None, schema: str | None, client
     when its last loop ended (the clock is the machine's monotonic one, shared by all processes)."""
     container = container_for(data_dir, postgres, schema)
     loops(container, 2)  # warm the caches (catalogue, duty list, area index, compiled statements)
-    threads = [threading.Thread(target=loops, args=(container, cases)) for _ in range(clients)]
+    failures: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            loops(container, cases)
+        except BaseException as exc:  # a client that died would make the run look faster: the process fails
+            failures.append(exc)
+            raise
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     ready.wait(timeout=300)
     for t in threads:
         t.start()
@@ -72,12 +82,14 @@ def process_main(data_dir: str, postgres: str | None, schema: str | None, client
         t.join()
     finished.put(time.monotonic())
     container.engine.dispose()
+    if failures:
+        raise SystemExit(f"{len(failures)} client(s) failed: {failures[0]!r}")
 
 
 def measure(data_dir: str, postgres: str | None, schema: str | None, processes: int, clients: int,
-            cases: int) -> float:
+            cases: int) -> tuple[float, float]:
     """Cases per second over all processes and clients, from the common start to the last loop's end (not
-    counting the processes' exit)."""
+    counting the processes' exit), and the machine's CPU time per case meanwhile (database server included)."""
     ctx = mp.get_context("spawn")
     ready = ctx.Barrier(processes + 1)
     finished = ctx.Queue()
@@ -88,13 +100,22 @@ def measure(data_dir: str, postgres: str | None, schema: str | None, processes: 
     for p in procs:
         p.start()
     ready.wait(timeout=300)  # a process that died before the start breaks the barrier instead of hanging the run
-    start = time.monotonic()
+    start, busy_at_start = time.monotonic(), machine_busy_s()
     ends = [finished.get(timeout=600) for _ in procs]
+    busy = machine_busy_s() - busy_at_start
     for p in procs:
         p.join()
         if p.exitcode != 0:
             raise SystemExit(f"a benchmark process failed (exit {p.exitcode})")
-    return per_client * processes * clients / (max(ends) - start)
+    cases_done = per_client * processes * clients
+    return cases_done / (max(ends) - start), busy * 1000 / cases_done
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent busy (user, system, interrupts) since boot: client and database server alike."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(x) for x in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and I/O wait
 
 
 def run_all(label: str, data_dir: str, postgres: str | None, schema: str | None, cases: int,
@@ -104,9 +125,9 @@ def run_all(label: str, data_dir: str, postgres: str | None, schema: str | None,
     ensure_demo(setup, echo=lambda _: None)
     setup.engine.dispose()
     for processes, clients in setups:
-        cps = measure(data_dir, postgres, schema, processes, clients, cases)
+        cps, cpu_ms = measure(data_dir, postgres, schema, processes, clients, cases)
         print(f"  {label:<10} {processes} process × {clients} clients: {cps:8.1f} cases/s "
-              f"({cps * (len(STEPS) + 1):8.1f} steps/s)", flush=True)
+              f"({cps * (len(STEPS) + 1):8.1f} steps/s), machine CPU {cpu_ms:5.2f} ms per case", flush=True)
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ from chengyun.audit.tables import AuditEventRow
 from chengyun.db.lean import LeanStatement
 from chengyun.shared.clock import Clock
 
-_COLUMNS = ("at", "actor", "actor_id", "action", "outcome", "target", "ip", "detail")
-_INSERT_EVENT = LeanStatement(insert(AuditEventRow).values({name: bindparam(name) for name in _COLUMNS}),
+COLUMNS = ("at", "actor", "actor_id", "action", "outcome", "target", "ip", "detail")
+_INSERT_EVENT = LeanStatement(insert(AuditEventRow).values({name: bindparam(name) for name in COLUMNS}),
                               writes=True)
 
 
@@ -33,10 +33,20 @@ def record(
 ) -> None:
     """Write an audit event in the session's current transaction (a plain INSERT: it is on every case opening)."""
     conn = session.connection() if isinstance(session, Session) else session
-    _INSERT_EVENT.execute(conn, {
-        "at": clock.now(), "actor": actor, "actor_id": actor_id, "action": action, "outcome": outcome,
-        "target": target, "ip": ip, "detail": detail,
-    })
+    write_event(conn, event(clock, action=action, actor=actor, actor_id=actor_id, outcome=outcome, target=target,
+                            ip=ip, **detail))
+
+
+def event(clock: Clock, *, action: str, actor: str, actor_id: int | None = None, outcome: str = "ok",
+          target: str | None = None, ip: str | None = None, **detail: Any) -> dict[str, Any]:
+    """An audit event's column values (for a caller that writes it together with its own rows)."""
+    return {"at": clock.now(), "actor": actor, "actor_id": actor_id, "action": action, "outcome": outcome,
+            "target": target, "ip": ip, "detail": detail}
+
+
+def write_event(conn: Connection, values: dict[str, Any]) -> None:
+    """Write an event made by `event` in the connection's current transaction."""
+    _INSERT_EVENT.execute(conn, values)
 
 
 @dataclass

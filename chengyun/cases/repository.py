@@ -2,8 +2,9 @@
 
 A step is the hot path of the whole product (every click of every unit), so it reads the case and writes only what
 changed with lean statements (`db/lean.py`: compiled once, run on the driver's cursor): on SQLite a version-checked
-UPDATE and the timeline INSERT in one transaction, on PostgreSQL both as one statement in autocommit. Rows come
-back as detached `CaseRow`s.
+UPDATE and the timeline INSERT in one transaction, on PostgreSQL both as one statement in autocommit that also
+returns the row's new stamp (`xmin`), so the next step may skip its read (`cases/recent.py`). Rows come back as
+detached `CaseRow`s.
 """
 
 from __future__ import annotations
@@ -16,13 +17,33 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import ColumnClause
 
 from chengyun.areas.model import AreaRef
 from chengyun.areas.tables import AreaRow
+from chengyun.audit.log import COLUMNS as AUDIT_COLUMNS
+from chengyun.audit.log import write_event
+from chengyun.audit.tables import AuditEventRow
 from chengyun.cases.model import Case, CaseState, Rating, TimelineEntry
 from chengyun.cases.policies import CategoryFacts
+from chengyun.cases.recent import OutOfDate
 from chengyun.cases.tables import CaseRow, TimelineRow
 from chengyun.db.engine import write_gate_of
 from chengyun.db.lean import LeanStatement
@@ -43,11 +64,15 @@ _BY_EXTERNAL = select(_CASES).where(_CASES.c.external_system == bindparam("syste
 _REPORTED_SINCE = LeanStatement(select(_CASES.c.id).where(_CASES.c.reporter_phone_hash == bindparam("hash"),
                                                           _CASES.c.reported_at >= bindparam("since")).limit(1),
                                 writes=False)
-_NEW_CASE_COLUMNS = tuple(c.key for c in _CASES.columns if c.key != "id")
+_ALL_COLUMNS = tuple(c.key for c in _CASES.columns)
+JSON_COLUMNS = frozenset(c.key for c in _CASES.columns if isinstance(c.type, JSON))  # values are lists or dicts
+_NEW_CASE_COLUMNS = tuple(name for name in _ALL_COLUMNS if name != "id")
 _INSERT_CASE = LeanStatement(insert(_CASES).values({name: bindparam(name) for name in _NEW_CASE_COLUMNS})
                              .returning(_CASES.c.id), writes=True)
 _SET_NUMBER = LeanStatement(update(_CASES).where(_CASES.c.id == bindparam("_id"))
                             .values(number=bindparam("number")), writes=True)
+# PostgreSQL's stamp of a row version: the transaction that wrote it; any later write of the row changes it
+_xmin: ColumnClause[str] = literal_column("cases.xmin::text", String)
 _TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
 _TIMELINE_COLUMNS = ("case_id", "seq", "action", "from_state", "to_state", "at", "actor_id", "actor_role",
                      "actor_unit", "note", "attachments", "data")
@@ -74,6 +99,12 @@ def detached(values: Mapping[Any, Any]) -> CaseRow:
     return row
 
 
+def row_values(row: CaseRow) -> dict[str, Any]:
+    """Every column's value of a row (None for one never set, as it was stored)."""
+    current = row.__dict__
+    return {name: current.get(name) for name in _ALL_COLUMNS}
+
+
 def apply(row: CaseRow, values: Mapping[str, Any]) -> None:
     """Bring a detached row up to what a step wrote, without reading it back."""
     row.__dict__.update(values)
@@ -94,15 +125,59 @@ def reported_since(conn: Connection, phone_hash: str | None, since: datetime) ->
     return _REPORTED_SINCE.first(conn, {"hash": phone_hash, "since": since}) is not None
 
 
-def insert_case(conn: Connection, row: CaseRow, number_of: Callable[[int], str]) -> CaseRow:
-    """Store a new case row and give it its number, which is made from the id the database assigns."""
-    values = {name: getattr(row, name) for name in _NEW_CASE_COLUMNS}
-    inserted = _INSERT_CASE.first(conn, values)
+def insert_case(conn: Connection, row: CaseRow, day: str, repeat_since: datetime,
+                opened: dict[str, Any]) -> str | None:
+    """Store a new case row numbered from the id the database assigns (`case_number`), marked `repeat_report` when
+    its reporter's phone hash has a case reported since `repeat_since`, with its audit event `opened` (its target
+    becomes the number). Gives the row's stamp where the database has one (PostgreSQL: valid once the caller's
+    transaction commits with nothing else writing the row), else None.
+
+    On PostgreSQL all of it is one statement (one round trip, atomic on its own, so a caller may run it in
+    autocommit); elsewhere four in the caller's transaction.
+    """
+    if conn.dialect.name == "postgresql":
+        values = {name: getattr(row, name) for name in _NEW_CASE_COLUMNS if name not in ("number", "repeat_report")}
+        params = {**values, "_day": day, "_hash": row.reporter_phone_hash, "_since": repeat_since,
+                  **{f"a_{k}": v for k, v in opened.items()}}
+        done = _open_case().first(conn, params)
+        assert done is not None  # an INSERT … RETURNING of one row
+        row.id, row.number, row.repeat_report = done["id"], done["number"], done["repeat_report"]
+        return str(done["stamp"])
+    row.repeat_report = reported_since(conn, row.reporter_phone_hash, repeat_since)
+    inserted = _INSERT_CASE.first(conn, {name: getattr(row, name) for name in _NEW_CASE_COLUMNS})
     assert inserted is not None  # RETURNING gives the new row's id
     row.id = inserted["id"]
-    row.number = number_of(row.id)
+    row.number = case_number(day, row.id)
     _SET_NUMBER.execute(conn, {"_id": row.id, "number": row.number})
-    return row
+    write_event(conn, {**opened, "target": row.number})
+    return None
+
+
+def case_number(day: str, case_id: int) -> str:
+    """The human number: the day's prefix and the id, at least six digits (`_open_case` makes the same in SQL)."""
+    return f"{day}-{case_id:06d}"
+
+
+@functools.cache
+def _open_case() -> LeanStatement:
+    """PostgreSQL: take the next id, insert the numbered row and its audit event, in one statement (built on first
+    use, when the foreign keys' column types are known)."""
+    fresh = select(func.nextval(func.pg_get_serial_sequence("cases", "id")).label("id")).cte("fresh")
+    digits = cast(fresh.c.id, Text)
+    number = bindparam("_day", type_=String) + "-" + func.lpad(digits, func.greatest(6, func.length(digits)), "0")
+    repeat = exists().where(_CASES.c.reporter_phone_hash == bindparam("_hash", type_=String),
+                            _CASES.c.reported_at >= bindparam("_since", type_=_CASES.c.reported_at.type))
+    given = tuple(name for name in _NEW_CASE_COLUMNS if name not in ("number", "repeat_report"))
+    opened = (insert(_CASES).from_select(
+        ("id", "number", "repeat_report", *given),
+        select(fresh.c.id, number, repeat, *(bindparam(name, type_=_CASES.c[name].type) for name in given)))
+        .returning(_CASES.c.id, _CASES.c.number, _CASES.c.repeat_report, _xmin.label("stamp")).cte("opened"))
+    events: Table = AuditEventRow.__table__  # type: ignore[assignment]
+    audited = insert(events).from_select(AUDIT_COLUMNS, select(*(
+        opened.c.number if name == "target" else bindparam(f"a_{name}", type_=events.c[name].type)
+        for name in AUDIT_COLUMNS))).cte("audited")
+    return LeanStatement(select(opened.c.id, opened.c.number, opened.c.repeat_report, opened.c.stamp)
+                         .add_cte(audited), writes=True)
 
 
 @functools.lru_cache(maxsize=256)
@@ -111,13 +186,18 @@ def _update_step(columns: tuple[str, ...]) -> LeanStatement:
     return LeanStatement(_versioned_update(columns), writes=True)
 
 
-@functools.lru_cache(maxsize=256)
-def _update_and_append(columns: tuple[str, ...]) -> LeanStatement:
-    """PostgreSQL: the UPDATE and the timeline INSERT as one statement (one round trip, atomic on its own)."""
-    moved = _versioned_update(columns).returning(_CASES.c.id).cte("moved")
+@functools.lru_cache(maxsize=512)
+def _update_and_append(columns: tuple[str, ...], stamped: bool) -> LeanStatement:
+    """PostgreSQL: the UPDATE and the timeline INSERT as one statement (one round trip, atomic on its own) giving
+    the row's new stamp; `stamped`: written only if the row still carries the stamp `_stamp`."""
+    changed = _versioned_update(columns)
+    if stamped:
+        changed = changed.where(_xmin == bindparam("_stamp"))
+    moved = changed.returning(_CASES.c.id, _xmin.label("stamp")).cte("moved")
     entry = select(moved.c.id, *(bindparam(f"t_{name}", type_=_TIMELINE.c[name].type)
                                  for name in _TIMELINE_COLUMNS[1:]))
-    return LeanStatement(insert(_TIMELINE).from_select(_TIMELINE_COLUMNS, entry), writes=True)
+    appended = insert(_TIMELINE).from_select(_TIMELINE_COLUMNS, entry).cte("appended")
+    return LeanStatement(select(moved.c.stamp).add_cte(appended), writes=True)
 
 
 def _versioned_update(columns: tuple[str, ...]) -> Any:
@@ -125,9 +205,12 @@ def _versioned_update(columns: tuple[str, ...]) -> Any:
             .values({name: bindparam(name) for name in columns}))
 
 
-def write_step(conn: Connection, row: CaseRow, values: dict[str, Any], entry: TimelineEntry) -> None:
+def write_step(conn: Connection, row: CaseRow, values: dict[str, Any], entry: TimelineEntry,
+               stamp: str | None = None) -> str | None:
     """The new snapshot if nobody moved the case since `row` was read, and its timeline entry; else Conflict.
+    Gives the row's new stamp where the database has one (PostgreSQL), else None.
 
+    With `stamp` (a remembered row, `cases/recent.py`), written only if the row still carries it, else OutOfDate.
     Only the changed columns are written. On PostgreSQL both rows go in one statement, so the caller may run it
     outside a transaction (`step_connection`); on SQLite they are two statements in the caller's transaction.
     """
@@ -135,20 +218,32 @@ def write_step(conn: Connection, row: CaseRow, values: dict[str, Any], entry: Ti
     changed = {name: value for name, value in values.items() if current.get(name, _UNSET) != value}
     columns = tuple(sorted(changed))
     step = timeline_values(row.id, entry)
+    new_stamp = None
     try:
         if conn.dialect.name == "postgresql":
-            params = {"_id": row.id, "_expected": row.version, **changed, **{f"t_{k}": v for k, v in step.items()}}
-            written = _update_and_append(columns).execute(conn, params) == 1
+            params = {"_id": row.id, "_expected": row.version, "_stamp": stamp, **changed,
+                      **{f"t_{k}": v for k, v in step.items()}}
+            statement = _update_and_append(columns, stamp is not None)
+            moved = statement.first(conn, params)
+            written = moved is not None
+            new_stamp = str(moved["stamp"]) if moved is not None else None
+        elif stamp is not None:
+            raise ValueError("only PostgreSQL rows carry a stamp")
         else:
             written = _update_step(columns).execute(conn, {"_id": row.id, "_expected": row.version,
                                                            **changed}) == 1
             if written:
                 _INSERT_TIMELINE.execute(conn, step)
     except IntegrityError as exc:  # the same step written by a concurrent request
+        if stamp is not None:
+            raise OutOfDate(row.number) from exc
         raise Conflict("cases.changed", number=row.number, expected=row.version,
                        current=row.version + 1) from exc
     if not written:
+        if stamp is not None:
+            raise OutOfDate(row.number)
         raise Conflict("cases.changed", number=row.number, expected=row.version, current=row.version + 1)
+    return new_stamp
 
 
 @contextlib.contextmanager

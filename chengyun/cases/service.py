@@ -11,14 +11,16 @@ from sqlalchemy import Connection, Engine, String, cast, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengyun.areas.service import AreaService
-from chengyun.audit import AuditLog, record
+from chengyun.audit import AuditLog
+from chengyun.audit.log import event
 from chengyun.auth.model import Principal, Role
 from chengyun.cases import repository as repo
 from chengyun.cases.kpis import REPEAT_WINDOW
 from chengyun.cases.model import Action, Actor, Case, CaseState, Guards, Request, Source, decide, evolve
 from chengyun.cases.policies import CategoryFacts, LoopPolicies
+from chengyun.cases.recent import OutOfDate, RecentCases, Remembered
 from chengyun.cases.tables import CaseRow, TimelineRow
-from chengyun.errors import Conflict, Forbidden, Invalid, NotFound
+from chengyun.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from chengyun.shared.clock import Clock
 from chengyun.shared.geo import CoordSystem, to_wgs84
 from chengyun.shared.handling import HandlingLevel, Urgency
@@ -61,6 +63,8 @@ class CaseService:
     policies: LoopPolicies
     timezone: str = "Asia/Shanghai"
     number_prefix: str = "QY"
+    # the rows this process wrote last (`cases/recent.py`)
+    recent: RecentCases = field(default_factory=lambda: RecentCases(mutable=repo.JSON_COLUMNS))
     _tz: ZoneInfo = field(init=False)
 
     def __post_init__(self) -> None:
@@ -71,12 +75,17 @@ class CaseService:
 
     def open(self, principal: Principal, new: NewCase) -> CaseRow:
         """Validate, locate and store a new case (state `reported`); the same external id returns the first."""
-        with self._engine.begin() as conn:
-            return self.open_in(conn, principal, new)
+        with repo.step_connection(self._engine) as conn:  # PostgreSQL: one statement in autocommit
+            row, stamp = self._open(conn, principal, new)
+        self.recent.put(row.number, stamp, repo.row_values(row))  # committed, nothing else wrote it: its stamp holds
+        return row
 
     def open_in(self, conn: Connection, principal: Principal, new: NewCase) -> CaseRow:
         """`open` inside the caller's transaction, so the caller's own rows (intake's report) commit with the case
         or not at all."""
+        return self._open(conn, principal, new)[0]
+
+    def _open(self, conn: Connection, principal: Principal, new: NewCase) -> tuple[CaseRow, str | None]:
         _check_text(new)
         category = self.policies.category(new.category_code, new=True)
         chain = self.areas.locate(new.lon, new.lat, new.crs, principal)
@@ -85,13 +94,11 @@ class CaseService:
         day = f"{self.number_prefix}-{now.astimezone(self._tz):%Y%m%d}"
         existing = repo.by_external(conn, new.external_system, new.external_id)
         if existing is not None:
-            return existing
+            return existing, None
         row = repo.new_row(new, category, chain, lon, lat, now, self._reporter(new))
-        row.repeat_report = repo.reported_since(conn, row.reporter_phone_hash, now - REPEAT_WINDOW)
-        repo.insert_case(conn, row, lambda case_id: f"{day}-{case_id:06d}")
-        record(conn, self.clock, action="cases.open", actor=principal.username, actor_id=principal.user_id,
-               target=row.number, source=new.source.value, category=category.code)
-        return row
+        opened = event(self.clock, action="cases.open", actor=principal.username, actor_id=principal.user_id,
+                       source=new.source.value, category=category.code)
+        return row, repo.insert_case(conn, row, day, now - REPEAT_WINDOW, opened)
 
     def act(self, principal: Principal, number: str, request: Request, *, version: int | None = None) -> CaseRow:
         """Apply one action; `version` (when given) must match, else Conflict and nothing changes."""
@@ -105,8 +112,19 @@ class CaseService:
 
     def _act(self, principal: Principal, number: str, request: Request, version: int | None) -> CaseRow:
         now = self.clock.now()
+        remembered = self.recent.get(number)
+        if remembered is not None and version in (None, remembered.version):
+            try:
+                return self._step(principal, number, request, version, now, remembered)
+            except (DomainError, OutOfDate):  # decided on a row that may be out of date: decide on a fresh read
+                self.recent.drop(number)
+        return self._step(principal, number, request, version, now, None)
+
+    def _step(self, principal: Principal, number: str, request: Request, version: int | None, now: datetime,
+              remembered: Remembered | None) -> CaseRow:
+        """One step on the remembered row (written only if it is still current, else OutOfDate) or a fresh read."""
         with repo.step_connection(self._engine) as conn:
-            row = self._visible(conn, principal, number)
+            row = self._visible(conn, principal, number, remembered)
             if version is not None and version != row.version:
                 raise Conflict("cases.changed", number=number, expected=version, current=row.version)
             case = repo.to_aggregate(row)
@@ -116,8 +134,9 @@ class CaseService:
             values = {**repo.snapshot(evolve(case, entry)), "updated_at": now,
                       # the duty-list explanation of the current assignment
                       "route_note": entry.data.get("route", row.route_note)}
-            repo.write_step(conn, row, values, entry)
+            stamp = repo.write_step(conn, row, values, entry, remembered.stamp if remembered else None)
         repo.apply(row, values)
+        self.recent.put(number, stamp, repo.row_values(row))
         return row
 
     def _complete(self, conn: Connection, principal: Principal, row: CaseRow, case: Case,
@@ -222,8 +241,9 @@ class CaseService:
             session.expunge_all()
         return total, rows
 
-    def _visible(self, conn: Connection, principal: Principal, number: str) -> CaseRow:
-        row = repo.by_number(conn, number)
+    def _visible(self, conn: Connection, principal: Principal, number: str,
+                 remembered: Remembered | None = None) -> CaseRow:
+        row = repo.detached(remembered.values) if remembered is not None else repo.by_number(conn, number)
         if row is None or not _may_see(principal, row):
             raise NotFound("cases.not_found", number=number)
         return row

@@ -84,7 +84,11 @@ class Loop:
 
 @pytest.fixture
 def loop(tiny_district: Container) -> Loop:
-    c = tiny_district
+    return make_loop(tiny_district)
+
+
+def make_loop(c: Container) -> Loop:
+    """Two street units, an operator and a handler, and a case service on the hooked fake catalogue."""
     with c.sessions.begin() as session:
         units = [UnitRow(code="cg", name="综合行政执法队", kind="department", level="street", area_code="510113002000"),
                  UnitRow(code="zj", name="住建办", kind="department", level="street", area_code="510113002000")]
@@ -140,6 +144,7 @@ def test_a_stale_version_given_by_the_caller_changes_neither_the_case_nor_its_ti
 
 def test_a_step_that_lost_the_race_to_a_concurrent_step_writes_nothing(loop: Loop) -> None:
     row = loop.open_registered()
+    loop.service.recent.drop(row.number)  # a fresh read (the remembered row's own case is further below)
     loop.clock.advance(timedelta(minutes=1))
     moved: dict[str, Any] = {}
 
@@ -166,6 +171,7 @@ def test_the_version_check_alone_refuses_a_step_whose_case_moved(loop: Loop) -> 
     """Not left to the timeline's unique (case_id, seq): a case whose version moved (no timeline row to collide
     with) is not written over."""
     row = loop.open_registered()
+    loop.service.recent.drop(row.number)
     loop.clock.advance(timedelta(minutes=1))
     moved: dict[str, Any] = {}
 
