@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from chengyun.errors import Forbidden, Invalid
+from chengyun.org.model import UnitKind, UnitPlace
 from chengyun.shared.handling import HandlingLevel, Urgency
 
 
@@ -61,3 +63,14 @@ class LoopPolicies(Protocol):
     def extended(self, due: datetime, limit: str) -> datetime:
         """A due date moved later by an approved extension such as `3wd`."""
         ...
+
+
+def check_push_down(unit_code: str, place: UnitPlace | None, category_code: str, admission: bool,
+                    dispatcher_scope: str) -> None:
+    """A unit may receive the case only inside the dispatcher's subtree; a community only admitted items."""
+    if place is None:
+        raise Invalid("cases.unknown_unit", unit=unit_code)
+    if not place.area_path.startswith(dispatcher_scope):
+        raise Forbidden("cases.push_down.outside_scope", unit=unit_code, scope=dispatcher_scope)
+    if place.kind == UnitKind.COMMUNITY_COMMITTEE.value and not admission:
+        raise Forbidden("cases.push_down.not_admitted", unit=unit_code, category=category_code)

@@ -37,7 +37,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import ColumnClause
 
 from chengyun.areas.model import AreaRef
-from chengyun.areas.tables import AreaRow
 from chengyun.audit.log import COLUMNS as AUDIT_COLUMNS
 from chengyun.audit.log import write_event
 from chengyun.audit.tables import AuditEventRow
@@ -46,10 +45,9 @@ from chengyun.cases.policies import CategoryFacts
 from chengyun.cases.recent import OutOfDate
 from chengyun.cases.tables import CaseRow, TimelineRow
 from chengyun.db.engine import write_gate_of
+from chengyun.db.lane import lane_of
 from chengyun.db.lean import LeanStatement
-from chengyun.errors import Conflict, Forbidden, Invalid
-from chengyun.org.model import UnitKind
-from chengyun.org.tables import UnitRow
+from chengyun.errors import Conflict
 from chengyun.shared.handling import HandlingLevel, Urgency
 
 _AGGREGATE_FIELDS = [f.name for f in fields(Case)]
@@ -78,8 +76,6 @@ _TIMELINE_COLUMNS = ("case_id", "seq", "action", "from_state", "to_state", "at",
                      "actor_unit", "note", "attachments", "data")
 _INSERT_TIMELINE = LeanStatement(insert(_TIMELINE).values({name: bindparam(name) for name in _TIMELINE_COLUMNS}),
                                  writes=True)
-_UNIT_PLACE = LeanStatement(select(UnitRow.kind, AreaRow.path).join(AreaRow, AreaRow.code == UnitRow.area_code)
-                            .where(UnitRow.code == bindparam("unit")), writes=False)
 
 
 def by_number(conn: Connection, number: str) -> CaseRow | None:
@@ -246,26 +242,19 @@ def write_step(conn: Connection, row: CaseRow, values: dict[str, Any], entry: Ti
     return new_stamp
 
 
+def step_connection(engine: Engine) -> contextlib.AbstractContextManager[Connection]:
+    """Where a step runs: on PostgreSQL in autocommit, on a connection the engine's lane keeps so (its reads need no
+    transaction, its write is one statement); elsewhere in a transaction committed at the end."""
+    if engine.dialect.name == "postgresql":
+        return lane_of(engine).connection()
+    return _in_transaction(engine)
+
+
 @contextlib.contextmanager
-def step_connection(engine: Engine) -> Iterator[Connection]:
-    """Where a step runs: on PostgreSQL in autocommit (its reads need no transaction, its write is one statement),
-    elsewhere in a transaction committed at the end."""
-    if engine.dialect.name != "postgresql":
-        gate = write_gate_of(engine)
-        with gate.serial() if gate is not None else contextlib.nullcontext(), engine.begin() as conn:
-            yield conn
-        return
-    with engine.connect() as conn:
-        # the driver's own switch, flipped back before the connection returns to the pool: SQLAlchemy's
-        # `isolation_level="AUTOCOMMIT"` option sets and resets it through its characteristics machinery, a tenth
-        # of a step's CPU here
-        driver = conn.connection.dbapi_connection
-        driver.autocommit = True  # type: ignore[union-attr]  # psycopg
-        try:
-            yield conn
-        finally:
-            if not conn.invalidated:
-                driver.autocommit = False  # type: ignore[union-attr]
+def _in_transaction(engine: Engine) -> Iterator[Connection]:
+    gate = write_gate_of(engine)
+    with gate.serial() if gate is not None else contextlib.nullcontext(), engine.begin() as conn:
+        yield conn
 
 
 def new_row(new: Any, category: CategoryFacts, chain: tuple[AreaRef, ...], lon: float, lat: float,
@@ -325,16 +314,3 @@ def timeline_values(case_id: int, entry: TimelineEntry) -> dict[str, Any]:
             "from_state": entry.from_state.value, "to_state": entry.to_state.value, "at": entry.at,
             "actor_id": entry.actor_id, "actor_role": entry.actor_role.value, "actor_unit": entry.actor_unit,
             "note": entry.note, "attachments": list(entry.attachments), "data": dict(entry.data)}
-
-
-def check_push_down(conn: Connection, row: CaseRow, unit_code: str, admission: bool,
-                    dispatcher_scope: str) -> None:
-    """A unit may receive the case only inside the dispatcher's subtree; a community only admitted items."""
-    place = _UNIT_PLACE.first(conn, {"unit": unit_code})
-    if place is None:
-        raise Invalid("cases.unknown_unit", unit=unit_code)
-    kind, path = place["kind"], place["path"]
-    if not path.startswith(dispatcher_scope):
-        raise Forbidden("cases.push_down.outside_scope", unit=unit_code, scope=dispatcher_scope)
-    if kind == UnitKind.COMMUNITY_COMMITTEE.value and not admission:
-        raise Forbidden("cases.push_down.not_admitted", unit=unit_code, category=row.category_code)

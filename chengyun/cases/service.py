@@ -17,10 +17,11 @@ from chengyun.auth.model import Principal, Role
 from chengyun.cases import repository as repo
 from chengyun.cases.kpis import REPEAT_WINDOW
 from chengyun.cases.model import Action, Actor, Case, CaseState, Guards, Request, Source, decide, evolve
-from chengyun.cases.policies import CategoryFacts, LoopPolicies
+from chengyun.cases.policies import CategoryFacts, LoopPolicies, check_push_down
 from chengyun.cases.recent import OutOfDate, RecentCases, Remembered
 from chengyun.cases.tables import CaseRow, TimelineRow
 from chengyun.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from chengyun.org.places import UnitPlaces
 from chengyun.shared.clock import Clock
 from chengyun.shared.geo import CoordSystem, to_wgs84
 from chengyun.shared.handling import HandlingLevel, Urgency
@@ -70,6 +71,7 @@ class CaseService:
     def __post_init__(self) -> None:
         self._tz = ZoneInfo(self.timezone)
         self._engine: Engine = self.sessions.kw["bind"]
+        self._units = UnitPlaces(self.sessions)  # the dispatch guard's lookup
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -129,7 +131,7 @@ class CaseService:
                 raise Conflict("cases.changed", number=number, expected=version, current=row.version)
             case = repo.to_aggregate(row)
             category = self.policies.category(row.category_code)
-            request = self._complete(conn, principal, row, case, category, request, now)
+            request = self._complete(principal, row, case, category, request, now)
             entry = decide(case, request, actor_of(principal), now, self._guards(conn, row, category, request))
             values = {**repo.snapshot(evolve(case, entry)), "updated_at": now,
                       # the duty-list explanation of the current assignment
@@ -139,12 +141,12 @@ class CaseService:
         self.recent.put(number, stamp, repo.row_values(row))
         return row
 
-    def _complete(self, conn: Connection, principal: Principal, row: CaseRow, case: Case,
+    def _complete(self, principal: Principal, row: CaseRow, case: Case,
                   category: CategoryFacts, request: Request, now: datetime) -> Request:
         """Fill in what the caller need not know: the duty-list route, due dates, moved due dates."""
         data: dict[str, Any] = dict(request.data)
         if request.action in ROUTED_ACTIONS:
-            self._fill_route(conn, principal, row, case, category, data, now)
+            self._fill_route(principal, row, case, category, data, now)
         elif request.action == Action.RESUME and case.suspended_at and case.handling_due:
             data.setdefault("handling_due", self.policies.shift_for_pause(case.handling_due, case.suspended_at, now))
         elif request.action == Action.APPROVE_EXTENSION and case.extension_pending and case.handling_due:
@@ -154,7 +156,7 @@ class CaseService:
             data.setdefault("handling_level", nxt.value if nxt else case.handling_level.value)
         return Request(request.action, request.note, request.attachments, _jsonable(data))
 
-    def _fill_route(self, conn: Connection, principal: Principal, row: CaseRow, case: Case,
+    def _fill_route(self, principal: Principal, row: CaseRow, case: Case,
                     category: CategoryFacts, data: dict[str, Any], now: datetime) -> None:
         chain = tuple((ref.code, ref.level.value) for ref in self.areas.chain(row.area_code))
         # first dispatch: the lowest tier able to handle it; after an escalation: that tier or above
@@ -167,7 +169,8 @@ class CaseService:
             data["route"] = route.explanation
             if route.handling_level is not None:
                 data["handling_level"] = route.handling_level.value
-        repo.check_push_down(conn, row, str(data["lead_unit"]), category.admission, principal.scope_path)
+        unit = str(data["lead_unit"])
+        check_push_down(unit, self._units.get(unit), row.category_code, category.admission, principal.scope_path)
         claim_due, handling_due = self.policies.due_dates(now, category, Urgency(row.urgency), route)
         data.setdefault("claim_due", claim_due)
         data.setdefault("handling_due", handling_due)

@@ -24,6 +24,7 @@ except ImportError:  # Windows: the gate then queues the threads of one process 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 IDLE_PING_S = 5.0  # a pooled PostgreSQL connection idle this long is pinged before use
 _IDLE_SINCE = "chengyun_idle_since"
+_IDLE_PING = "_chengyun_idle_ping_s"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -220,6 +221,12 @@ def _ping_when_idle(engine: Engine, idle_s: float) -> None:
 
     event.listen(engine, "checkin", checked_in)
     event.listen(engine, "checkout", checkout)
+    setattr(engine, _IDLE_PING, idle_s)
+
+
+def idle_ping_of(engine: Engine) -> float:
+    """How long a connection of this engine may sit idle before it is pinged (`make_engine`'s `idle_ping_s`)."""
+    return float(getattr(engine, _IDLE_PING, IDLE_PING_S))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

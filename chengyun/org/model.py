@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -14,6 +15,14 @@ class UnitKind(StrEnum):
     COMMUNITY_COMMITTEE = "community_committee"  # 社区居委会
     PROPERTY_COMPANY = "property_company"  # 物业公司
     GRID_TEAM = "grid_team"  # 网格队伍
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPlace:
+    """A unit's kind and the path of the area it answers for (`/510113/…/`)."""
+
+    kind: str
+    area_path: str
 
 
 class PersonKind(StrEnum):

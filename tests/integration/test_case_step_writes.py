@@ -293,8 +293,8 @@ def test_two_steps_that_both_read_before_either_writes_have_exactly_one_winner(l
 
 
 def test_a_step_leaves_its_connection_as_it_found_it(engine: Engine) -> None:
-    """PostgreSQL steps run in the driver's autocommit mode; the connection goes back to the pool transactional, so
-    the next user's rollback undoes its write (in autocommit the row would stay)."""
+    """PostgreSQL steps run in the driver's autocommit mode on the lane's own connections; the pool's stay
+    transactional, so the next user's rollback undoes its write (in autocommit the row would stay)."""
     with repo.step_connection(engine) as conn:
         conn.execute(select(1)).scalar_one()
     events = AuditEventRow.__table__
