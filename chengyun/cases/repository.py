@@ -65,6 +65,7 @@ _REPORTED_SINCE = LeanStatement(select(_CASES.c.id).where(_CASES.c.reporter_phon
 _ALL_COLUMNS = tuple(c.key for c in _CASES.columns)
 JSON_COLUMNS = frozenset(c.key for c in _CASES.columns if isinstance(c.type, JSON))  # values are lists or dicts
 _NEW_CASE_COLUMNS = tuple(name for name in _ALL_COLUMNS if name != "id")
+_GIVEN_AT_OPEN = tuple(name for name in _NEW_CASE_COLUMNS if name not in ("number", "repeat_report"))  # PostgreSQL
 _INSERT_CASE = LeanStatement(insert(_CASES).values({name: bindparam(name) for name in _NEW_CASE_COLUMNS})
                              .returning(_CASES.c.id), writes=True)
 _SET_NUMBER = LeanStatement(update(_CASES).where(_CASES.c.id == bindparam("_id"))
@@ -132,10 +133,11 @@ def insert_case(conn: Connection, row: CaseRow, day: str, repeat_since: datetime
     autocommit); elsewhere four in the caller's transaction.
     """
     if conn.dialect.name == "postgresql":
-        values = {name: getattr(row, name) for name in _NEW_CASE_COLUMNS if name not in ("number", "repeat_report")}
+        # a column left NULL is left out: fewer parameters (psycopg caches the conversion of a query with ≤ 50)
+        values = {name: value for name in _GIVEN_AT_OPEN if (value := getattr(row, name)) is not None}
         params = {**values, "_day": day, "_hash": row.reporter_phone_hash, "_since": repeat_since,
                   **{f"a_{k}": v for k, v in opened.items()}}
-        done = _open_case().first(conn, params)
+        done = _open_case(tuple(values)).first(conn, params)
         assert done is not None  # an INSERT … RETURNING of one row
         row.id, row.number, row.repeat_report = done["id"], done["number"], done["repeat_report"]
         return str(done["stamp"])
@@ -154,16 +156,18 @@ def case_number(day: str, case_id: int) -> str:
     return f"{day}-{case_id:06d}"
 
 
-@functools.cache
-def _open_case() -> LeanStatement:
-    """PostgreSQL: take the next id, insert the numbered row and its audit event, in one statement (built on first
-    use, when the foreign keys' column types are known)."""
-    fresh = select(func.nextval(func.pg_get_serial_sequence("cases", "id")).label("id")).cte("fresh")
+@functools.lru_cache(maxsize=64)
+def _open_case(given: tuple[str, ...]) -> LeanStatement:
+    """PostgreSQL: take the next id, insert the numbered row with the `given` columns (the others NULL) and its
+    audit event, in one statement (built on first use, when the foreign keys' column types are known)."""
+    # constants as SQL literals, not parameters: psycopg converts a query with at most 50 parameters once
+    fresh = select(func.nextval(func.pg_get_serial_sequence(literal_column("'cases'"), literal_column("'id'")))
+                   .label("id")).cte("fresh")
     digits = cast(fresh.c.id, Text)
-    number = bindparam("_day", type_=String) + "-" + func.lpad(digits, func.greatest(6, func.length(digits)), "0")
+    number = (bindparam("_day", type_=String) + literal_column("'-'", String)
+              + func.lpad(digits, func.greatest(literal_column("6"), func.length(digits)), literal_column("'0'")))
     repeat = exists().where(_CASES.c.reporter_phone_hash == bindparam("_hash", type_=String),
                             _CASES.c.reported_at >= bindparam("_since", type_=_CASES.c.reported_at.type))
-    given = tuple(name for name in _NEW_CASE_COLUMNS if name not in ("number", "repeat_report"))
     opened = (insert(_CASES).from_select(
         ("id", "number", "repeat_report", *given),
         select(fresh.c.id, number, repeat, *(bindparam(name, type_=_CASES.c[name].type) for name in given)))

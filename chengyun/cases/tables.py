@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chengyun.db.base import Base
 from chengyun.db.types import UTCDateTime
+
+
+def _present(column: str) -> dict[str, Any]:
+    """A partial index's predicate: only rows where the column holds a value."""
+    predicate = text(f"{column} IS NOT NULL")
+    return {"postgresql_where": predicate, "sqlite_where": predicate}
 
 
 class CaseRow(Base):
@@ -17,7 +23,12 @@ class CaseRow(Base):
 
     __tablename__ = "cases"
     __table_args__ = (
-        UniqueConstraint("external_system", "external_id", name="external"),
+        # an upstream system's id is unique; most cases have none, and a partial index skips them (migration 0016)
+        Index("ux_cases_external", "external_system", "external_id", unique=True, **_present("external_id")),
+        Index("ix_cases_merged_into", "merged_into", **_present("merged_into")),
+        Index("ix_cases_reporter_user_id", "reporter_user_id", **_present("reporter_user_id")),
+        Index("ix_cases_closed_at", "closed_at", **_present("closed_at")),
+        Index("ix_cases_reporter_phone_hash", "reporter_phone_hash", **_present("reporter_phone_hash")),
         Index("ix_cases_state_due", "state", "handling_due"),
         Index("ix_cases_lead_state", "lead_unit", "state"),
         # KPIs filter by period and scope and count repeat reporters: all three from the index alone
@@ -45,13 +56,13 @@ class CaseRow(Base):
     route_note: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the routing explanation
     attachments: Mapped[list[str]] = mapped_column(JSON, default=list)
     reporter_name: Mapped[str | None] = mapped_column(String(50))
-    reporter_phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    reporter_phone_hash: Mapped[str | None] = mapped_column(String(64))
     reporter_phone_encrypted: Mapped[str | None] = mapped_column(String(200))
     reporter_phone_masked: Mapped[str | None] = mapped_column(String(20))
-    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     external_system: Mapped[str | None] = mapped_column(String(40))
     external_id: Mapped[str | None] = mapped_column(String(80))
-    merged_into: Mapped[str | None] = mapped_column(String(32), index=True)
+    merged_into: Mapped[str | None] = mapped_column(String(32))
     resume_to: Mapped[str | None] = mapped_column(String(20))
     extension_pending: Mapped[str | None] = mapped_column(String(10))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -59,7 +70,7 @@ class CaseRow(Base):
     claim_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     handling_due: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pauses: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     rating: Mapped[str | None] = mapped_column(String(20))

@@ -16,11 +16,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, event
 
 from chengyun.db.engine import idle_ping_of
 
 _GENERATION = "chengyun_lane_generation"
+_IDLE = TransactionStatus.IDLE
 KEEP = 10  # idle connections kept: more concurrent steps borrow from the pool and give back to it
 
 
@@ -107,8 +109,7 @@ def _driver(conn: Connection) -> Any:
 def _reusable(conn: Connection) -> bool:
     """Open, in autocommit and outside any transaction of the driver's: as it was lent."""
     driver = _driver(conn)
-    return bool(not driver.closed and driver.autocommit
-                and driver.info.transaction_status == driver.info.transaction_status.IDLE)
+    return bool(not driver.closed and driver.autocommit and driver.pgconn.transaction_status == _IDLE)
 
 
 def _retire(conn: Connection) -> None:
