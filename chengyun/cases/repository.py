@@ -247,8 +247,8 @@ def write_step(conn: Connection, row: CaseRow, values: dict[str, Any], entry: Ti
 
 
 def step_connection(engine: Engine) -> contextlib.AbstractContextManager[Connection]:
-    """Where a step runs: on PostgreSQL in autocommit, on a connection the engine's lane keeps so (its reads need no
-    transaction, its write is one statement); elsewhere in a transaction committed at the end."""
+    """Where a step runs, on a connection the engine's lane keeps (`db/lane.py`): on PostgreSQL in autocommit (its
+    reads need no transaction, its write is one statement); elsewhere in a transaction committed at the end."""
     if engine.dialect.name == "postgresql":
         return lane_of(engine).connection()
     return _in_transaction(engine)
@@ -257,7 +257,8 @@ def step_connection(engine: Engine) -> contextlib.AbstractContextManager[Connect
 @contextlib.contextmanager
 def _in_transaction(engine: Engine) -> Iterator[Connection]:
     gate = write_gate_of(engine)
-    with gate.serial() if gate is not None else contextlib.nullcontext(), engine.begin() as conn:
+    with (gate.serial() if gate is not None else contextlib.nullcontext(), lane_of(engine).connection() as conn,
+          conn.begin()):
         yield conn
 
 

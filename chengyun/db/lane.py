@@ -1,11 +1,12 @@
-"""PostgreSQL connections kept in autocommit for one-statement writes: the loop's steps.
+"""Connections kept out of the pool for the loop's steps: on PostgreSQL in autocommit, on SQLite as they are.
 
-A step on PostgreSQL is one statement in autocommit (`cases/repository.py`). Taking a connection from the pool for it
-and giving it back (checkout and checkin events, the autocommit switch on and off, the reset) cost a sixth of the
-step's client CPU. The lane keeps a few connections checked out, already in autocommit, and hands them over on a
-lock: a step takes one and gives it back as it is. A connection that sat idle for the engine's ping interval is
-pinged before use, as the pool does (`engine._ping_when_idle`); one that broke, is inside a transaction or does not
-fit is closed back into the pool, so nothing a step left behind reaches the next one.
+A step on PostgreSQL is one statement in autocommit (`cases/repository.py`), on SQLite one short transaction under
+the write gate. Taking a connection from the pool for it and giving it back (checkout and checkin events, on
+PostgreSQL the autocommit switch on and off, the reset) cost a sixth of the step's client CPU. The lane keeps a few
+connections checked out, ready, and hands them over on a lock: a step takes one and gives it back as it is. A
+PostgreSQL connection that sat idle for the engine's ping interval is pinged before use, as the pool does
+(`engine._ping_when_idle`); one that broke, is inside a transaction or does not fit is closed back into the pool,
+so nothing a step left behind reaches the next one.
 """
 
 from __future__ import annotations
@@ -26,20 +27,24 @@ _IDLE = TransactionStatus.IDLE
 KEEP = 10  # idle connections kept: more concurrent steps borrow from the pool and give back to it
 
 
-class AutocommitLane:
-    """Checked-out connections in driver autocommit, last in first out; `connection()` lends one for a block."""
+class ConnectionLane:
+    """Checked-out connections, last in first out (on PostgreSQL in driver autocommit); `connection()` lends one for
+    a block."""
 
     def __init__(self, engine: Engine, *, keep: int = KEEP) -> None:
         self._engine = engine
         self._keep = keep
-        self._idle_ping_s = idle_ping_of(engine)
+        self._postgres = engine.dialect.name == "postgresql"
+        # SQLite's connections are files of this process: nothing to ping
+        self._idle_ping_s = idle_ping_of(engine) if self._postgres else float("inf")
         self._idle: list[tuple[Connection, float]] = []  # with the time each was given back
         self._lock = threading.Lock()
         self._generation = 0  # moves on at every `close()`: connections lent before it are closed when given back
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection]:
-        """A connection whose every statement commits on its own; given back (or closed) when the block ends."""
+        """A connection (on PostgreSQL: whose every statement commits on its own); given back, or closed into the
+        pool, when the block ends."""
         conn = self._take()
         try:
             yield conn
@@ -70,11 +75,12 @@ class AutocommitLane:
             if time.monotonic() - since < self._idle_ping_s or self._alive(conn):
                 return conn
             conn.invalidate()  # a server restart or an idle timeout took it: the pool forgets it
-            _close(conn)
+            self._close(conn)
 
     def _open(self) -> Connection:
         conn = self._engine.connect()
-        _driver(conn).autocommit = True
+        if self._postgres:
+            _driver(conn).autocommit = True
         conn.info[_GENERATION] = self._generation
         return conn
 
@@ -94,22 +100,35 @@ class AutocommitLane:
         if conn.info.get(_GENERATION) != self._generation:
             _retire(conn)
             return
-        if _reusable(conn):
+        if self._reusable(conn):
             with self._lock:
                 if len(self._idle) < self._keep:
                     self._idle.append((conn, time.monotonic()))
                     return
-        _close(conn)
+        self._close(conn)
+
+    def _reusable(self, conn: Connection) -> bool:
+        """Outside any transaction, SQLAlchemy's or the driver's, and on PostgreSQL open and in autocommit: as it
+        was lent."""
+        driver = _driver(conn)
+        if not self._postgres:
+            return not conn.in_transaction() and not driver.in_transaction
+        return bool(not driver.closed and driver.autocommit and driver.pgconn.transaction_status == _IDLE)
+
+    def _close(self, conn: Connection) -> None:
+        """Back into the pool as the pool expects it (on PostgreSQL autocommit off), or dropped if it broke."""
+        if conn.closed:
+            return
+        if self._postgres and not conn.invalidated:
+            try:
+                _driver(conn).autocommit = False
+            except Exception as exc:  # broken link or open transaction: the pool must not get it back
+                conn.invalidate(exc)
+        conn.close()
 
 
 def _driver(conn: Connection) -> Any:
     return conn.connection.dbapi_connection
-
-
-def _reusable(conn: Connection) -> bool:
-    """Open, in autocommit and outside any transaction of the driver's: as it was lent."""
-    driver = _driver(conn)
-    return bool(not driver.closed and driver.autocommit and driver.pgconn.transaction_status == _IDLE)
 
 
 def _retire(conn: Connection) -> None:
@@ -118,31 +137,19 @@ def _retire(conn: Connection) -> None:
     conn.close()
 
 
-def _close(conn: Connection) -> None:
-    """Back into the pool as the pool expects it (autocommit off), or dropped if it broke."""
-    if conn.closed:
-        return
-    if not conn.invalidated:
-        try:
-            _driver(conn).autocommit = False
-        except Exception as exc:  # broken link or open transaction: the pool must not get it back
-            conn.invalidate(exc)
-    conn.close()
-
-
-_LANE = "_chengyun_autocommit_lane"  # kept on the engine itself: an engine no one uses goes with its lane
+_LANE = "_chengyun_connection_lane"  # kept on the engine itself: an engine no one uses goes with its lane
 _LANES_LOCK = threading.Lock()
 
 
-def lane_of(engine: Engine) -> AutocommitLane:
+def lane_of(engine: Engine) -> ConnectionLane:
     """The engine's lane, made on first use and closed with the engine's `dispose()`."""
-    lane: AutocommitLane | None = getattr(engine, _LANE, None)
+    lane: ConnectionLane | None = getattr(engine, _LANE, None)
     if lane is not None:
         return lane
     with _LANES_LOCK:
         lane = getattr(engine, _LANE, None)
         if lane is None:
-            made = lane = AutocommitLane(engine)
+            made = lane = ConnectionLane(engine)
             event.listen(engine, "engine_disposed", lambda _engine: made.close())
             setattr(engine, _LANE, made)
     return lane

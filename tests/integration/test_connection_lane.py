@@ -1,4 +1,4 @@
-"""The autocommit lane on a real PostgreSQL: connections lent to steps come back as they went, dead ones are
+"""The connection lane on a real PostgreSQL: connections lent to steps come back as they went, dead ones are
 replaced, a transaction left open never reaches the next step, and `dispose()` closes them all."""
 
 from __future__ import annotations
