@@ -100,15 +100,15 @@ def measure(data_dir: str, postgres: str | None, schema: str | None, processes: 
     for p in procs:
         p.start()
     ready.wait(timeout=300)  # a process that died before the start breaks the barrier instead of hanging the run
-    start, busy_at_start, server_at_start = time.monotonic(), machine_busy_s(), postgres_busy_s()
+    start, busy_at_start = time.monotonic(), machine_busy_s()
     ends = [finished.get(timeout=600) for _ in procs]
-    busy, server = machine_busy_s() - busy_at_start, postgres_busy_s() - server_at_start
+    busy = machine_busy_s() - busy_at_start
     for p in procs:
         p.join()
         if p.exitcode != 0:
             raise SystemExit(f"a benchmark process failed (exit {p.exitcode})")
     cases_done = per_client * processes * clients
-    return cases_done / (max(ends) - start), busy * 1000 / cases_done, server * 1000 / cases_done
+    return cases_done / (max(ends) - start), busy * 1000 / cases_done
 
 
 def machine_busy_s() -> float:
@@ -118,27 +118,6 @@ def machine_busy_s() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and I/O wait
 
 
-def postgres_busy_s() -> float:
-    """CPU seconds of this machine's PostgreSQL processes so far, ended backends included (0 if none runs here)."""
-    processes = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-                line = stat.read()
-        except OSError:  # ended meanwhile
-            continue
-        fields = line[line.rindex(")") + 2:].split()
-        processes[int(pid)] = (line[line.index("(") + 1:line.rindex(")")], int(fields[1]),
-                               int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
-    ticks = 0
-    for name, parent, own, reaped in processes.values():
-        if name.startswith("postgres"):
-            ticks += own
-            if not processes.get(parent, ("",))[0].startswith("postgres"):  # the postmaster: its ended children
-                ticks += reaped
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def run_all(label: str, data_dir: str, postgres: str | None, schema: str | None, cases: int,
             setups: list[tuple[int, int]]) -> None:
     setup = container_for(data_dir, postgres, schema)
@@ -146,11 +125,9 @@ def run_all(label: str, data_dir: str, postgres: str | None, schema: str | None,
     ensure_demo(setup, echo=lambda _: None)
     setup.engine.dispose()
     for processes, clients in setups:
-        cps, cpu_ms, server_ms = measure(data_dir, postgres, schema, processes, clients, cases)
-        server = f" (PostgreSQL {server_ms:4.2f})" if postgres else ""
+        cps, cpu_ms = measure(data_dir, postgres, schema, processes, clients, cases)
         print(f"  {label:<10} {processes} process × {clients} clients: {cps:8.1f} cases/s "
-              f"({cps * (len(STEPS) + 1):8.1f} steps/s), machine CPU {cpu_ms:5.2f} ms per case{server}",
-              flush=True)
+              f"({cps * (len(STEPS) + 1):8.1f} steps/s), machine CPU {cpu_ms:5.2f} ms per case", flush=True)
 
 
 def main() -> None:
