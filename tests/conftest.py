@@ -76,6 +76,19 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
+def terminate_backend(pid: int, wait_s: float = 60) -> None:
+    """End that PostgreSQL server process from another connection and wait until it is gone."""
+    admin = make_engine(PG_URL)
+    try:
+        with admin.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid, :ms)"),
+                                {"pid": pid, "ms": int(wait_s * 1000)}).scalar_one() is True
+            assert conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                {"pid": pid}).scalar_one() == 0
+    finally:
+        admin.dispose()
+
+
 def _postgres_engine() -> Iterator[Engine]:
     with postgres_schema() as schema:
         engine = make_engine(PG_URL, search_path=schema)

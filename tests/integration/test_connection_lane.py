@@ -12,7 +12,7 @@ from sqlalchemy import Engine, event, text
 
 from chengyun.db.engine import make_engine
 from chengyun.db.lane import KEEP, lane_of
-from tests.conftest import PG_URL, postgres_schema
+from tests.conftest import PG_URL, postgres_schema, terminate_backend
 
 pytestmark = pytest.mark.postgres
 WAIT_S = 10
@@ -35,16 +35,6 @@ def _pid(engine: Engine) -> int:
     with lane_of(engine).connection() as conn:
         pid: int = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
         return pid
-
-
-def _terminate(pid: int) -> None:
-    admin = make_engine(PG_URL)
-    try:
-        with admin.connect() as conn:
-            assert conn.execute(text("SELECT pg_terminate_backend(:pid, :ms)"),
-                                {"pid": pid, "ms": WAIT_S * 1000}).scalar_one() is True
-    finally:
-        admin.dispose()
 
 
 def test_a_step_gets_the_same_connection_back_without_a_pool_checkout_and_each_statement_commits(
@@ -86,7 +76,7 @@ def test_a_dead_connection_idle_past_the_ping_interval_is_replaced_before_the_st
     engine = _engine(schema, idle_ping_s=0)
     try:
         first = _pid(engine)
-        _terminate(first)
+        terminate_backend(first)
         with lane_of(engine).connection() as conn:
             assert conn.execute(text("SELECT current_schema()")).scalar_one() == schema
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
@@ -99,7 +89,7 @@ def test_a_step_that_finds_its_connection_dead_invalidates_it_and_the_next_step_
     engine = _engine(schema)  # no ping within the hour: the failure surfaces once, as with the pool
     try:
         first = _pid(engine)
-        _terminate(first)
+        terminate_backend(first)
         with pytest.raises(Exception) as err, lane_of(engine).connection() as conn:
             conn.execute(text("SELECT 1"))
         assert getattr(err.value, "connection_invalidated", False)

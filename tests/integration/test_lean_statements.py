@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from chengyun.db.engine import SqliteWriteGate, make_engine, write_gate_of
 from chengyun.db.lean import LeanStatement
 from chengyun.db.types import UTCDateTime
-from tests.conftest import PG_URL, postgres_schema
+from tests.conftest import PG_URL, postgres_schema, terminate_backend
 
 CHINA = timezone(timedelta(hours=8))
 WAIT_S = 60  # generous: a slow machine only makes the test slower, never wrong
@@ -414,26 +414,13 @@ def _backend(engine: Engine) -> int:
         return pid
 
 
-def _terminate(pid: int) -> None:
-    """End that server process from another connection and wait until it is gone."""
-    admin = make_engine(PG_URL)
-    try:
-        with admin.connect() as conn:
-            assert conn.execute(text("SELECT pg_terminate_backend(:pid, :ms)"),
-                                {"pid": pid, "ms": WAIT_S * 1000}).scalar_one() is True
-            assert conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                                {"pid": pid}).scalar_one() == 0
-    finally:
-        admin.dispose()
-
-
 @pytest.mark.postgres
 def test_a_pooled_connection_idle_past_the_limit_is_pinged_and_replaced_when_dead(pg_schema: str) -> None:
     engine = make_engine(PG_URL, search_path=pg_schema, idle_ping_s=0)
     try:
         first = _backend(engine)
         assert _backend(engine) == first  # the pool hands the same connection back
-        _terminate(first)
+        terminate_backend(first)
         with engine.connect() as conn:  # the checkout ping failed: the pool opened a new connection
             assert conn.execute(text("SELECT 1")).scalar_one() == 1
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
@@ -447,7 +434,7 @@ def test_a_connection_used_within_the_limit_is_not_pinged_so_a_dead_one_fails_on
     engine = make_engine(PG_URL, search_path=pg_schema, idle_ping_s=3600)
     try:
         first = _backend(engine)
-        _terminate(first)
+        terminate_backend(first)
         with engine.connect() as conn, pytest.raises(DBAPIError) as err:  # the trade-off: one request fails
             conn.execute(text("SELECT 1"))
         assert err.value.connection_invalidated
@@ -463,7 +450,7 @@ def test_a_lean_statement_on_a_dead_connection_invalidates_it(pg_schema: str) ->
     one = LeanStatement(select(bindparam("n", type_=Integer).label("n")), writes=False)
     try:
         first = _backend(engine)
-        _terminate(first)
+        terminate_backend(first)
         with engine.connect() as conn:
             with pytest.raises(DBAPIError) as err:
                 one.first(conn, {"n": 1})
