@@ -58,7 +58,8 @@ def test_upgrading_a_database_with_cases_keeps_their_timelines_and_foreign_keys(
                 "INSERT INTO cases (number, source, category_code, urgency, state, version, title, description,"
                 " address, area_code, area_path, handling_level, assist_units, attachments, pauses, reported_at,"
                 " updated_at, returns, escalations, urges, self_handled, deadline_level, external_system,"
-                " external_id, reporter_user_id) VALUES (:n, 'grid', '0101', 'normal', 'registered', 2, 't', 'd', '', '510113002000',"
+                " external_id, reporter_user_id) VALUES (:n, 'grid', '0101', 'normal', 'registered', 2, 't', 'd', '',"
+                " '510113002000',"
                 " '/510113002000/', 'street', '[]', '[]', '[]', '2026-12-04', '2026-12-04', 0, 0, 0, false, 'green',"
                 " :system, :external, :user) RETURNING id"),
                 {"n": f"QY-{i}", "system": "12345" if i else None, "external": f"GD-{i}" if i else None,
